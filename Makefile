@@ -1,0 +1,55 @@
+# Helios. `make run` starts everything in one process; `make test` runs the whole suite against
+# real PostgreSQL, Redis and Kafka that scripts/services.sh installs and starts.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SERVICES := scripts/services.sh
+# The local services' addresses (scripts/services.sh starts them on these).
+SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:5432/helios \
+	REDIS_URL=redis://127.0.0.1:6379/0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 HELIOS_CHANNEL_LAYER=redis
+
+.PHONY: venv services-up services-down services-status topics test test-fast test-slow lint format protos check
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+services-up: venv
+	HELIOS_PYTHON=$(PY) bash $(SERVICES) up
+
+services-down:
+	bash $(SERVICES) down
+
+services-status:
+	bash $(SERVICES) status
+
+topics: services-up
+	$(SERVICES_ENV) $(PY) manage.py kafka_topics
+
+# The whole suite: unit, LocalBroker, integration (real services), end-to-end and fault cases.
+test: services-up topics
+	$(SERVICES_ENV) $(PY) -m pytest
+
+# Only the layers that need no service.
+test-fast: venv
+	$(PY) -m pytest -m "not kafka and not services and not e2e and not slow"
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+format: venv
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: venv
+	$(PY) manage.py check
+
+protos: venv
+	HELIOS_PYTHON=$(PY) bash scripts/gen_protos.sh

@@ -1,0 +1,54 @@
+"""The auction role: bid_responses -> run_auction -> auction_outcomes (one outcome per response)."""
+
+from collections.abc import Sequence
+
+import msgspec
+from arroyo.backends.kafka import KafkaPayload
+from django.conf import settings
+from prometheus_client import Counter
+
+from auction.rules import AuctionSettings, run_auction
+from pipeline import topics
+from pipeline.messages import AuctionOutcome, BidResponse, money, utc_now
+from pipeline.roles import RoleContext
+from pipeline.strategies import TransformFactory, payload
+
+AUCTIONS = Counter("helios_auctions_total", "Auctions run", ["result"])
+
+
+def auction_settings() -> AuctionSettings:
+    return AuctionSettings(
+        min_threshold=settings.HELIOS_AUCTION_MIN_THRESHOLD,
+        win_probability=settings.HELIOS_AUCTION_WIN_PROBABILITY,
+        seed=settings.HELIOS_AUCTION_SEED,
+    )
+
+
+def process_bid_response(response: BidResponse, rules: AuctionSettings) -> AuctionOutcome:
+    result = run_auction(
+        bid_price=response.bid_price, bid_request_id=response.bid_request_id, imp_id=response.imp_id, settings=rules
+    )
+    AUCTIONS.labels("won" if result.win_status else result.loss_reason).inc()
+    return AuctionOutcome(
+        **msgspec.structs.asdict(response),
+        win_status=result.win_status,
+        win_price=money(result.win_price),
+        auction_timestamp=utc_now(),
+        loss_reason=result.loss_reason,  # type: ignore[arg-type]
+    )
+
+
+def auction_factory(ctx: RoleContext) -> TransformFactory:
+    assert ctx.producer is not None and ctx.output_topic is not None
+    rules = auction_settings()
+
+    def transform(batch: Sequence[BidResponse]) -> list[KafkaPayload]:
+        return [payload(process_bid_response(r, rules), r.bid_request_id) for r in batch]
+
+    return TransformFactory(
+        kind=BidResponse,
+        input_topic=topics.BID_RESPONSES,
+        transform=transform,
+        producer=ctx.producer,
+        output_topic=ctx.output_topic,
+    )

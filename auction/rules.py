@@ -1,0 +1,39 @@
+"""The auction rule (SPEC §6), pure: no I/O, no Django.
+
+A bid wins when its price is above the threshold and a draw falls under the win probability. The
+draw is a hash of (seed, request id, imp id), so the same message always gets the same outcome:
+re-processing after a crash cannot change a result.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AuctionSettings:
+    min_threshold: float = 0.30
+    win_probability: float = 0.70
+    seed: str = "helios"
+
+
+@dataclass(frozen=True)
+class AuctionResult:
+    win_status: bool
+    win_price: float
+    loss_reason: str | None  # None when won, else "no_bid", "below_threshold" or "lost"
+
+
+def draw(seed: str, bid_request_id: str, imp_id: str) -> float:
+    """A number in [0, 1), uniform over inputs, fixed for a given (seed, request, imp)."""
+    digest = hashlib.sha256(f"{seed}\x1f{bid_request_id}\x1f{imp_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def run_auction(*, bid_price: float, bid_request_id: str, imp_id: str, settings: AuctionSettings) -> AuctionResult:
+    if bid_price <= 0:
+        return AuctionResult(False, 0.0, "no_bid")
+    if bid_price <= settings.min_threshold:
+        return AuctionResult(False, 0.0, "below_threshold")
+    if draw(settings.seed, bid_request_id, imp_id) < settings.win_probability:
+        return AuctionResult(True, bid_price, None)  # first price
+    return AuctionResult(False, 0.0, "lost")

@@ -1,0 +1,174 @@
+"""Helios settings: everything comes from the environment, each with a working local default.
+
+The defaults give the embedded developer setup (SQLite, in-memory channel layer). The
+distributed mode sets DATABASE_URL, REDIS_URL and KAFKA_BOOTSTRAP_SERVERS. Production sets
+DJANGO_DEBUG=false and a real DJANGO_SECRET_KEY (it refuses the development key).
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+DEV_SECRET_KEY = "helios-development-secret-key-not-for-production"  # noqa: S105
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+
+if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "channels",
+    "pipeline",
+    "intake",
+    "profiles",
+    "bidding",
+    "auction",
+    "outcomes",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "helios_site.urls"
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "helios_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'helios.sqlite3'}")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("HELIOS_DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["TEST"] = {"NAME": env.str("HELIOS_TEST_DATABASE", default="test_helios")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
+
+# Channels: the in-memory layer only works inside one process (embedded mode). The distributed
+# mode, where the outcomes role and daphne are separate processes, needs Redis.
+HELIOS_CHANNEL_LAYER = env.str("HELIOS_CHANNEL_LAYER", default="memory")
+if HELIOS_CHANNEL_LAYER == "redis":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Helios: the knobs of SPEC §2-§8, all settable as HELIOS_* environment variables ---
+HELIOS_TRANSPORT = env.str("HELIOS_TRANSPORT", default="kafka")  # "kafka" | "local"
+HELIOS_TOPIC_PARTITIONS = env.int("HELIOS_TOPIC_PARTITIONS", default=3)
+HELIOS_TOPIC_PREFIX = env.str("HELIOS_TOPIC_PREFIX", default="")
+HELIOS_CONSUMER_GROUP_PREFIX = env.str("HELIOS_CONSUMER_GROUP_PREFIX", default="helios")
+HELIOS_LOG_LEVEL = env.str("HELIOS_LOG_LEVEL", default="INFO")
+# Consumer roles commit offsets at most this often (a crash re-delivers at most this much work).
+HELIOS_COMMIT_INTERVAL_S = env.float("HELIOS_COMMIT_INTERVAL_S", default=0.2)
+
+# Intake (SPEC §2): the handler's front door
+HELIOS_HANDLER_HOST = env.str("HELIOS_HANDLER_HOST", default="127.0.0.1")
+HELIOS_HANDLER_PORT = env.int("HELIOS_HANDLER_PORT", default=8080)
+HELIOS_MAX_BODY_BYTES = env.int("HELIOS_MAX_BODY_BYTES", default=64 * 1024)
+HELIOS_MAX_IMPS = env.int("HELIOS_MAX_IMPS", default=16)
+HELIOS_INTAKE_DEADLINE_S = env.float("HELIOS_INTAKE_DEADLINE_S", default=2.0)
+HELIOS_PRODUCER_QUEUE_MAX = env.int("HELIOS_PRODUCER_QUEUE_MAX", default=100_000)
+HELIOS_RETRY_AFTER_S = env.int("HELIOS_RETRY_AFTER_S", default=1)
+
+# Profiles (SPEC §4): gRPC server and the bidder's client
+HELIOS_PROFILES_HOST = env.str("HELIOS_PROFILES_HOST", default="127.0.0.1")
+HELIOS_PROFILES_PORT = env.int("HELIOS_PROFILES_PORT", default=50051)
+HELIOS_PROFILES_TARGET = env.str("HELIOS_PROFILES_TARGET", default=f"127.0.0.1:{HELIOS_PROFILES_PORT}")
+HELIOS_PROFILE_STORE = env.str("HELIOS_PROFILE_STORE", default="redis")  # "redis" | "fake" (in-process)
+
+# Bidding (SPEC §5)
+HELIOS_PROFILE_DEADLINE_S = env.float("HELIOS_PROFILE_DEADLINE_S", default=0.05)
+HELIOS_BREAKER_FAILURES = env.int("HELIOS_BREAKER_FAILURES", default=5)
+HELIOS_BREAKER_OPEN_S = env.float("HELIOS_BREAKER_OPEN_S", default=30.0)
+HELIOS_BID_CURRENCY = "USD"
+
+# Outcomes (SPEC §7)
+HELIOS_OUTCOMES_BATCH_SIZE = env.int("HELIOS_OUTCOMES_BATCH_SIZE", default=1000)
+HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default=0.05)
+HELIOS_PUBLIC_API = env.bool("HELIOS_PUBLIC_API", default=False)
+
+# Auction (SPEC §6)
+HELIOS_AUCTION_MIN_THRESHOLD = env.float("HELIOS_AUCTION_MIN_THRESHOLD", default=0.30)
+HELIOS_AUCTION_WIN_PROBABILITY = env.float("HELIOS_AUCTION_WIN_PROBABILITY", default=0.70)
+HELIOS_AUCTION_SEED = env.str("HELIOS_AUCTION_SEED", default="helios")
+
+# Metrics/health side servers per role (SPEC §1)
+HELIOS_METRICS_HOST = env.str("HELIOS_METRICS_HOST", default="127.0.0.1")
+HELIOS_ROLE_PORTS = {
+    "handler": env.int("HELIOS_HANDLER_METRICS_PORT", default=2112),
+    "bidder": env.int("HELIOS_BIDDER_METRICS_PORT", default=8001),
+    "auction": env.int("HELIOS_AUCTION_METRICS_PORT", default=9001),
+    "outcomes": env.int("HELIOS_OUTCOMES_METRICS_PORT", default=9002),
+    "profiles": env.int("HELIOS_PROFILES_METRICS_PORT", default=9003),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "pipeline.logs.JsonFormatter"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"handlers": ["stdout"], "level": HELIOS_LOG_LEVEL},
+    "loggers": {
+        "django": {"level": "INFO"},
+        "arroyo": {"level": "WARNING"},
+    },
+}

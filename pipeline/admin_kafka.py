@@ -1,0 +1,32 @@
+"""Topic administration on the real broker."""
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from pipeline import topics
+from pipeline.transports import bootstrap_servers
+
+TIMEOUT_S = 30.0
+
+
+def admin_client() -> AdminClient:
+    return AdminClient({"bootstrap.servers": ",".join(bootstrap_servers())})
+
+
+def ensure_topics(*, partitions: int, names: list[str] | None = None) -> dict[str, tuple[int, bool]]:
+    """Creates the missing topics; returns {name: (partition count, created now)}. Idempotent."""
+    admin = admin_client()
+    wanted = names or topics.all_topics()
+    existing = admin.list_topics(timeout=TIMEOUT_S).topics
+    missing = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing]
+    created: set[str] = set()
+    if missing:
+        for name, future in admin.create_topics(missing, operation_timeout=TIMEOUT_S).items():
+            try:
+                future.result()
+                created.add(name)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise
+    metadata = admin.list_topics(timeout=TIMEOUT_S).topics
+    return {n: (len(metadata[n].partitions), n in created) for n in wanted}

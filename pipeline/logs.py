@@ -1,0 +1,33 @@
+"""JSON logs to stdout: one object per line with timestamp, level, service, message and, where a
+log call passes `extra={"request_id": ...}`, the request id (SPEC §9)."""
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+
+SERVICE_ENV = "HELIOS_SERVICE"
+
+
+def set_service(name: str) -> None:
+    """Names the process in every log line; called once by each role's entry point."""
+    os.environ[SERVICE_ENV] = name
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
+            "level": record.levelname,
+            "service": os.environ.get(SERVICE_ENV, "web"),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id is not None:
+            entry["request_id"] = request_id
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)

@@ -1,0 +1,114 @@
+"""The message on each topic (SPEC §3), one msgspec Struct per topic.
+
+One definition gives validation, fast JSON encode/decode and types. Times are RFC 3339 UTC strings
+with milliseconds; money is a float in the currency's units rounded to 4 decimals.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal, TypeVar
+
+import msgspec
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+OptStr = str | None
+Money = Annotated[float, msgspec.Meta(ge=0)]
+Media = Literal["banner", "video", "audio", "native"]
+NoBidReason = Literal["below_floor", "currency"]
+LossReason = Literal["no_bid", "below_threshold", "lost"]
+
+
+def utc_now() -> str:
+    """Now as RFC 3339 UTC with milliseconds: `2026-11-26T12:00:00.123Z`."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def money(value: float) -> float:
+    return round(value, 4)
+
+
+class Imp(msgspec.Struct, kw_only=True):
+    imp_id: Id
+    bidfloor: Money = 0.0
+    bidfloorcur: str = "USD"
+    media: Media | None = None
+    w: int | None = None
+    h: int | None = None
+
+
+class BidRequest(msgspec.Struct, kw_only=True):
+    """`bid_requests`: one per accepted request; key = request_id."""
+
+    request_id: Id
+    user_id: OptStr = None
+    received_at: str
+    source: Literal["helios", "openrtb"]
+    site_domain: OptStr = None
+    site_page: OptStr = None
+    device_ip: OptStr = None
+    device_ua: OptStr = None
+    tmax_ms: int | None = None
+    test: bool = False
+    imps: Annotated[list[Imp], msgspec.Meta(min_length=1)]
+
+
+class AdCreative(msgspec.Struct, kw_only=True):
+    creative_id: str
+    title: str
+    image_url: str
+    landing_url: str
+    bid_tier: str
+
+
+class BidResponse(msgspec.Struct, kw_only=True):
+    """`bid_responses`: exactly one per impression; key = bid_request_id."""
+
+    bid_request_id: Id
+    imp_id: Id
+    user_id: OptStr = None
+    received_at: str
+    site_domain: OptStr = None
+    bid_price: Money
+    bid_floor: Money
+    currency: str = "USD"
+    timestamp: str
+    enriched: bool
+    winning_interest: OptStr = None
+    interest_score: float | None = None
+    user_interests: list[str] = msgspec.field(default_factory=list)
+    no_bid_reason: NoBidReason | None = None
+    ad_creative: AdCreative | None = None
+
+
+class AuctionOutcome(BidResponse, kw_only=True):
+    """`auction_outcomes`: exactly one per bid response; key = bid_request_id."""
+
+    win_status: bool
+    win_price: Money
+    auction_timestamp: str
+    loss_reason: LossReason | None = None
+
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+_encoder = msgspec.json.Encoder()
+_decoders: dict[type, msgspec.json.Decoder] = {}
+
+
+def encode(message: msgspec.Struct) -> bytes:
+    return _encoder.encode(message)
+
+
+def decode(data: bytes, kind: type[T]) -> T:
+    """Decode and validate; raises msgspec.ValidationError / DecodeError on bad input."""
+    decoder = _decoders.get(kind)
+    if decoder is None:
+        decoder = _decoders[kind] = msgspec.json.Decoder(kind)
+    return decoder.decode(data)

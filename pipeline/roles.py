@@ -1,0 +1,73 @@
+"""The role registry: role name -> what it consumes, what builds it, where its output goes.
+
+`pipeline` imports no domain app: factories are named by dotted path and imported on use, so
+`manage.py runkafka <role>` loads only the role it runs (the model is Sentry's consumer registry).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from arroyo.backends.abstract import Producer
+from arroyo.backends.kafka import KafkaPayload
+from arroyo.types import Topic
+from django.utils.module_loading import import_string
+
+from pipeline import topics
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """A role. A consumer role has an input `topic` and a `factory(ctx) -> ProcessingStrategyFactory`;
+    a server role (no topic) has a `factory(stop_event) -> None` that serves until the event is set."""
+
+    factory: str
+    topic: str | None = None
+    output: str | None = None
+    description: str = ""
+
+    def load(self) -> Callable[..., Any]:
+        return import_string(self.factory)
+
+
+ROLES: dict[str, RoleSpec] = {
+    "handler": RoleSpec(
+        factory="intake.server.serve",
+        output=topics.BID_REQUESTS,
+        description="POST /bid front door -> bid_requests",
+    ),
+    "bidder": RoleSpec(
+        factory="bidding.consumer.bidder_factory",
+        topic=topics.BID_REQUESTS,
+        output=topics.BID_RESPONSES,
+        description="bid_requests -> profile lookup, pricing -> bid_responses",
+    ),
+    "auction": RoleSpec(
+        factory="auction.consumer.auction_factory",
+        topic=topics.BID_RESPONSES,
+        output=topics.AUCTION_OUTCOMES,
+        description="bid_responses -> auction -> auction_outcomes",
+    ),
+    "outcomes": RoleSpec(
+        factory="outcomes.consumer.outcomes_factory",
+        topic=topics.AUCTION_OUTCOMES,
+        description="auction_outcomes -> PostgreSQL, dashboard snapshots",
+    ),
+}
+
+
+def consumer_group(role: str) -> str:
+    from django.conf import settings
+
+    return f"{settings.HELIOS_CONSUMER_GROUP_PREFIX}-{role}"
+
+
+@dataclass
+class RoleContext:
+    """What a consumer role's factory gets: where to produce (None for sinks) and its name."""
+
+    role: str
+    producer: Producer[KafkaPayload] | None
+    output_topic: Topic | None
+    # The factory may add checks for its own dependencies (database, profile service) to /readyz.
+    ready_checks: dict[str, Callable[[], object]]

@@ -1,0 +1,125 @@
+"""Building blocks for role strategies on arroyo.
+
+Every consumer role is a chain that ends in `CommitOffsets`, so an offset is committed only after
+each step finished with its message: for transform roles after the broker acknowledged the output
+(`Produce`), for sinks after the database commit. A message that cannot be decoded raises
+`InvalidMessage` before any batching, which the stream processor routes to the topic's DLQ.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import msgspec
+from arroyo.backends.abstract import Producer, ProducerFuture
+from arroyo.backends.kafka import KafkaPayload
+from arroyo.dlq import InvalidMessage, KafkaDlqProducer
+from arroyo.processing.strategies import (
+    BatchStep,
+    CommitOffsets,
+    Produce,
+    RunTask,
+    Unfold,
+)
+from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
+from arroyo.types import BrokerValue, Commit, Message, Partition, Topic, Value
+from prometheus_client import Counter
+
+from pipeline.messages import decode, encode
+
+T = TypeVar("T", bound=msgspec.Struct)
+
+DLQ_MESSAGES = Counter("helios_dlq_messages_total", "Messages sent to a dead-letter topic", ["topic"])
+MESSAGES_DECODED = Counter("helios_messages_consumed_total", "Messages decoded by a role", ["topic"])
+
+ERROR_HEADER = "helios_error"
+
+# Batching trades a little latency for fewer round trips (profile lookups, DB writes, produce).
+DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_TIME_S = 0.005
+
+
+class ReasonDlqProducer(KafkaDlqProducer):
+    """Arroyo's Kafka DLQ producer, plus the reason the message was rejected in a header."""
+
+    def __init__(self, producer: Producer[KafkaPayload], topic: Topic) -> None:
+        super().__init__(producer, topic)
+        self._topic_name = topic.name
+
+    def produce(
+        self, value: BrokerValue[KafkaPayload], reason: str | None = None
+    ) -> ProducerFuture[BrokerValue[KafkaPayload]]:
+        headers = list(value.payload.headers)
+        headers.append((ERROR_HEADER, (reason or "invalid message").encode()[:1000]))
+        headers.append(("original_topic", value.partition.topic.name.encode()))
+        DLQ_MESSAGES.labels(self._topic_name).inc()
+        fixed = BrokerValue(
+            KafkaPayload(value.payload.key, value.payload.value, headers),
+            value.partition,
+            value.offset,
+            value.timestamp,
+        )
+        return super().produce(fixed, reason)
+
+
+def decode_step(kind: type[T], topic: str, next_step: ProcessingStrategy[Any]) -> ProcessingStrategy[KafkaPayload]:
+    """Decode each Kafka message into `kind`; undecodable ones go to the DLQ with the reason."""
+
+    counter = MESSAGES_DECODED.labels(topic)
+
+    def _decode(message: Message[KafkaPayload]) -> T:
+        try:
+            decoded = decode(message.payload.value, kind)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+            broker_value = message.value
+            assert isinstance(broker_value, BrokerValue)
+            raise InvalidMessage(
+                broker_value.partition, broker_value.offset, reason=f"{type(exc).__name__}: {exc}", log_exception=False
+            ) from exc
+        counter.inc()
+        return decoded
+
+    return RunTask(_decode, next_step)
+
+
+def payload(message: msgspec.Struct, key: str) -> KafkaPayload:
+    return KafkaPayload(key.encode(), encode(message), [])
+
+
+class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):
+    """decode -> batch -> transform(batch) -> produce each output -> commit.
+
+    `transform` gets the decoded messages of a batch and returns the Kafka payloads to produce, in
+    order. The batch's offsets are committed only once its last output is acknowledged.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: type[T],
+        input_topic: str,
+        transform: Callable[[Sequence[Any]], Sequence[KafkaPayload]],
+        producer: Producer[KafkaPayload],
+        output_topic: Topic,
+        max_batch_size: int = DEFAULT_BATCH_SIZE,
+        max_batch_time_s: float = DEFAULT_BATCH_TIME_S,
+    ) -> None:
+        self.kind = kind
+        self.input_topic = input_topic
+        self.transform = transform
+        self.producer = producer
+        self.output_topic = output_topic
+        self.max_batch_size = max_batch_size
+        self.max_batch_time_s = max_batch_time_s
+
+    def _run_batch(self, batch: Sequence[Any]) -> Sequence[Value[KafkaPayload]]:
+        outputs = self.transform([v.payload for v in batch])
+        return [Value(out, {}) for out in outputs]
+
+    def create_with_partitions(
+        self, commit: Commit, partitions: Mapping[Partition, int]
+    ) -> ProcessingStrategy[KafkaPayload]:
+        chain: ProcessingStrategy[Any] = CommitOffsets(commit)
+        chain = Produce(self.producer, self.output_topic, chain)
+        chain = Unfold(self._run_batch, chain)
+        chain = BatchStep(self.max_batch_size, self.max_batch_time_s, chain)
+        return decode_step(self.kind, self.input_topic, chain)

@@ -1,0 +1,209 @@
+"""How roles reach each other: real Kafka, or arroyo's in-process LocalBroker for embedded mode.
+
+Both give arroyo `Consumer`/`Producer` objects over `KafkaPayload`, so a role's strategy factory
+is the same in both modes; only this wiring differs.
+"""
+
+import threading
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from arroyo.backends.abstract import Consumer, Producer
+from arroyo.backends.kafka import KafkaConsumer, KafkaPayload, KafkaProducer
+from arroyo.backends.kafka.configuration import (
+    build_kafka_configuration,
+    build_kafka_consumer_configuration,
+)
+from arroyo.backends.local.backend import LocalBroker, LocalConsumer
+from arroyo.backends.local.storages.abstract import (
+    MessageStorage,
+    PartitionDoesNotExist,
+    TopicDoesNotExist,
+    TopicExists,
+)
+from arroyo.errors import OffsetOutOfRange
+from arroyo.types import BrokerValue, Partition, Topic
+from django.conf import settings
+
+from pipeline import topics
+
+# The stream processor polls with a 1 s timeout; when a batch is waiting for its time limit that
+# second would become latency, so polls are capped to this.
+MAX_POLL_S = 0.005
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 1,
+    "compression.type": "none",
+    "message.timeout.ms": 30_000,
+}
+
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "fetch.wait.max.ms": 10,
+    "fetch.error.backoff.ms": 10,
+    "fetch.min.bytes": 1,
+    "session.timeout.ms": 10_000,
+    "heartbeat.interval.ms": 1_000,
+}
+
+
+class Transport(Protocol):
+    def consumer(self, group: str) -> Consumer[KafkaPayload]: ...
+
+    def producer(self) -> Producer[KafkaPayload]: ...
+
+
+class _ShortPollKafkaConsumer(KafkaConsumer):
+    def poll(self, timeout: float | None = None) -> BrokerValue[KafkaPayload] | None:
+        return super().poll(MAX_POLL_S if timeout is None else min(timeout, MAX_POLL_S))
+
+
+def bootstrap_servers() -> list[str]:
+    return [s.strip() for s in settings.KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]
+
+
+def producer_config(**overrides: Any) -> dict[str, Any]:
+    """Plain confluent-kafka producer settings (also used by the intake's own producer)."""
+    return build_kafka_configuration(PRODUCER_DEFAULTS, bootstrap_servers(), overrides)
+
+
+class KafkaTransport:
+    def consumer(self, group: str) -> Consumer[KafkaPayload]:
+        config = build_kafka_consumer_configuration(
+            CONSUMER_DEFAULTS,
+            group_id=group,
+            auto_offset_reset="earliest",
+            bootstrap_servers=bootstrap_servers(),
+        )
+        return _ShortPollKafkaConsumer(config)
+
+    def producer(self) -> Producer[KafkaPayload]:
+        return KafkaProducer(producer_config())
+
+
+class _Log:
+    __slots__ = ("base", "entries")
+
+    def __init__(self) -> None:
+        self.base = 0  # offset of entries[0]
+        self.entries: deque[tuple[KafkaPayload, datetime]] = deque()
+
+
+class BoundedMemoryStorage(MessageStorage[KafkaPayload]):
+    """In-memory topic storage whose memory stays bounded: `trim()` drops what every consumer group
+    has committed, and a partition never keeps more than `retention` messages (like Kafka's
+    retention, for topics nobody consumes, such as DLQs)."""
+
+    def __init__(self, retention: int = 100_000) -> None:
+        self.retention = retention
+        self._topics: dict[Topic, list[_Log]] = {}
+        # LocalBroker locks its own calls; trim() comes from outside them, hence a lock here too.
+        self._lock = threading.Lock()
+
+    def create_topic(self, topic: Topic, partitions: int) -> None:
+        if topic in self._topics:
+            raise TopicExists(topic)
+        self._topics[topic] = [_Log() for _ in range(partitions)]
+
+    def list_topics(self) -> Iterator[Topic]:
+        return iter(list(self._topics))
+
+    def delete_topic(self, topic: Topic) -> None:
+        if self._topics.pop(topic, None) is None:
+            raise TopicDoesNotExist(topic)
+
+    def get_partition_count(self, topic: Topic) -> int:
+        try:
+            return len(self._topics[topic])
+        except KeyError as exc:
+            raise TopicDoesNotExist(topic) from exc
+
+    def _log(self, partition: Partition) -> _Log:
+        try:
+            logs = self._topics[partition.topic]
+        except KeyError as exc:
+            raise TopicDoesNotExist(partition.topic) from exc
+        if not 0 <= partition.index < len(logs):
+            raise PartitionDoesNotExist(partition)
+        return logs[partition.index]
+
+    def consume(self, partition: Partition, offset: int) -> BrokerValue[KafkaPayload] | None:
+        log = self._log(partition)
+        with self._lock:
+            end = log.base + len(log.entries)
+            if offset == end:
+                return None
+            if not log.base <= offset < end:
+                raise OffsetOutOfRange()
+            payload, timestamp = log.entries[offset - log.base]
+        return BrokerValue(payload, partition, offset, timestamp)
+
+    def produce(self, partition: Partition, payload: KafkaPayload, timestamp: datetime) -> BrokerValue[KafkaPayload]:
+        log = self._log(partition)
+        with self._lock:
+            offset = log.base + len(log.entries)
+            log.entries.append((payload, timestamp))
+            if len(log.entries) > self.retention:
+                log.entries.popleft()
+                log.base += 1
+        return BrokerValue(payload, partition, offset, timestamp)
+
+    def trim(self, partition: Partition, below: int) -> None:
+        log = self._log(partition)
+        with self._lock:
+            while log.entries and log.base < below:
+                log.entries.popleft()
+                log.base += 1
+
+    def size(self, partition: Partition) -> int:
+        return len(self._log(partition).entries)
+
+
+class _TrimmingBroker(LocalBroker[KafkaPayload]):
+    """A LocalBroker that frees messages once every group subscribed to their topic committed them."""
+
+    def __init__(self, storage: BoundedMemoryStorage) -> None:
+        super().__init__(storage)
+        self.storage = storage
+        self._groups: dict[Topic, set[str]] = {}
+        self._committed: dict[Partition, dict[str, int]] = {}
+
+    def subscribe(self, consumer: LocalConsumer[KafkaPayload], topics: Sequence[Topic]) -> Mapping[Partition, int]:
+        for topic in topics:
+            self._groups.setdefault(topic, set()).add(consumer.group)
+        return super().subscribe(consumer, topics)
+
+    def commit(self, consumer: LocalConsumer[KafkaPayload], offsets: Mapping[Partition, int]) -> None:
+        super().commit(consumer, offsets)
+        for partition, offset in offsets.items():
+            per_group = self._committed.setdefault(partition, {})
+            per_group[consumer.group] = offset
+            groups = self._groups.get(partition.topic, set())
+            if groups and groups <= per_group.keys():
+                self.storage.trim(partition, min(per_group[g] for g in groups))
+
+
+class LocalTransport:
+    """The in-process transport of embedded mode: one broker shared by every role in the process."""
+
+    def __init__(self, partitions: int | None = None, retention: int = 100_000) -> None:
+        self.storage = BoundedMemoryStorage(retention)
+        self.broker = _TrimmingBroker(self.storage)
+        count = partitions or settings.HELIOS_TOPIC_PARTITIONS
+        for name in topics.all_topics():
+            self.broker.create_topic(Topic(name), count)
+
+    def consumer(self, group: str) -> Consumer[KafkaPayload]:
+        return self.broker.get_consumer(group)
+
+    def producer(self) -> Producer[KafkaPayload]:
+        return self.broker.get_producer()
+
+
+def default_transport() -> Transport:
+    if settings.HELIOS_TRANSPORT == "local":
+        return LocalTransport()
+    return KafkaTransport()
