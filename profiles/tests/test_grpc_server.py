@@ -1,7 +1,5 @@
 """The gRPC service in-process (fakeredis) and against the real local Redis."""
 
-import shutil
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -233,35 +231,6 @@ def test_redis_on_a_closed_port_answers_unavailable_quickly():
         assert time.monotonic() - started < 1.0
 
 
-@pytest.fixture
-def own_redis(tmp_path):
-    """A private redis-server on a free port that the test may stop and restart."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (run `make services-up`)")
-    port = free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> None:
-        args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        proc = subprocess.Popen([*args, "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        procs.append(proc)
-        client = ProfileStore.from_url(f"redis://127.0.0.1:{port}/0")
-        assert wait_for(lambda: _pings(client)), "redis-server did not start"
-
-    def stop() -> None:
-        proc = procs[-1]
-        proc.terminate()
-        proc.wait(timeout=10)
-
-    start()
-    yield port, start, stop
-    for proc in procs:
-        if proc.poll() is None:
-            proc.terminate()
-            proc.wait(timeout=10)
-
-
 def _pings(store: ProfileStore) -> bool:
     try:
         return store.ping()
@@ -270,8 +239,8 @@ def _pings(store: ProfileStore) -> bool:
 
 
 @pytest.mark.services
-def test_recovers_by_itself_when_redis_comes_back(own_redis):
-    port, start, stop = own_redis
+def test_recovers_by_itself_when_redis_comes_back(private_redis):
+    port, start, stop = private_redis.port, private_redis.start, private_redis.stop
     store = ProfileStore.from_url(f"redis://127.0.0.1:{port}/0")
     store.put(Profile(user_id="u1", interests=[Interest(category="food", score=0.6)]))
     with running_server(store, health_interval_s=0.1) as (_, target), grpc.insecure_channel(target) as channel:

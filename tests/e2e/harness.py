@@ -1,0 +1,237 @@
+"""The whole platform as real OS processes, started the way a user starts them.
+
+Each role is `manage.py runkafka <role>` (or `runprofiles`) with its own ports, on fresh topics
+(HELIOS_TOPIC_PREFIX), the pytest database and a Redis database of its own.
+"""
+
+import http.client
+import json
+import random
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+from auction.consumer import auction_settings
+from auction.rules import run_auction
+from bidding.pricing import price_bid
+from conftest import REPO, free_port, manage, service_env
+from profiles.demo import DEMO_BY_ID
+
+ROLE_PORT_ENV = {
+    "handler": "HELIOS_HANDLER_METRICS_PORT",
+    "bidder": "HELIOS_BIDDER_METRICS_PORT",
+    "auction": "HELIOS_AUCTION_METRICS_PORT",
+    "outcomes": "HELIOS_OUTCOMES_METRICS_PORT",
+    "profiles": "HELIOS_PROFILES_METRICS_PORT",
+}
+PIPELINE = ("profiles", "outcomes", "auction", "bidder", "handler")
+
+
+def database_url() -> str:
+    s = connection.settings_dict
+    return f"postgresql://{s['USER']}:{s['PASSWORD']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(interval_s)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+def http_get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+class Platform:
+    def __init__(self, workdir: Path, prefix: str, redis_url: str, **env: str) -> None:
+        self.workdir = workdir
+        self.ports = {role: free_port() for role in ROLE_PORT_ENV}
+        self.handler_port = free_port()
+        self.grpc_port = free_port()
+        self.env = service_env(
+            HELIOS_TOPIC_PREFIX=prefix,
+            HELIOS_CONSUMER_GROUP_PREFIX=f"{prefix}helios",
+            DATABASE_URL=database_url(),
+            REDIS_URL=redis_url,
+            HELIOS_HANDLER_PORT=str(self.handler_port),
+            HELIOS_PROFILES_PORT=str(self.grpc_port),
+            HELIOS_PROFILES_TARGET=f"127.0.0.1:{self.grpc_port}",
+            **{ROLE_PORT_ENV[role]: str(port) for role, port in self.ports.items()},
+            **env,
+        )
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def seed_profiles(self) -> None:
+        subprocess.run(
+            [sys.executable, "manage.py", "seed_profiles", "--flush"],
+            cwd=REPO,
+            env=self.env,
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self, role: str) -> None:
+        args = ("runprofiles",) if role == "profiles" else ("runkafka", role)
+        self.procs[role] = manage(*args, env=self.env, log=self.workdir / f"{role}.log")
+        wait_for(lambda: http_get(self.ports[role], "/healthz")[0] == 200, 60, f"{role} to be healthy")
+        if role == "handler":
+            wait_for(lambda: http_get(self.handler_port, "/healthz")[0] == 200, 60, "handler to reach Kafka")
+
+    def start_all(self) -> None:
+        for role in PIPELINE:
+            self.start(role)
+
+    def kill(self, role: str) -> None:
+        """kill -9: no chance to finish, commit or flush."""
+        proc = self.procs.pop(role)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> dict[str, int | None]:
+        """SIGTERM every role (handler first); returns their exit codes."""
+        codes: dict[str, int | None] = {}
+        for role in reversed(PIPELINE):
+            proc = self.procs.pop(role, None)
+            if proc is None:
+                continue
+            proc.send_signal(signal.SIGTERM)
+            try:
+                codes[role] = proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes[role] = None
+        return codes
+
+    def metrics(self, role: str) -> str:
+        return http_get(self.ports[role], "/metrics")[1]
+
+    def log(self, role: str) -> str:
+        return (self.workdir / f"{role}.log").read_text(errors="replace")
+
+
+@dataclass
+class Sent:
+    """What the client sent and what the handler answered."""
+
+    body: dict[str, Any]
+    status: int = 0
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+def post_all(port: int, bodies: Iterable[dict[str, Any]], threads: int = 8) -> list[Sent]:
+    """POSTs every body to /bid over keep-alive connections; returns them with their answers."""
+    sent = [Sent(body) for body in bodies]
+
+    def worker(chunk: list[Sent]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        for item in chunk:
+            conn.request("POST", "/bid", json.dumps(item.body), {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            item.status = response.status
+            raw = response.read()
+            item.answer = json.loads(raw) if raw else {}
+        conn.close()
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, [sent[i::threads] for i in range(threads)]))
+    return sent
+
+
+def make_bids(count: int, seed: int = 7) -> list[dict[str, Any]]:
+    """A deterministic mix: seeded, unknown and absent users; simple and OpenRTB forms with several
+    impressions; floors below and above the price; a non-USD floor."""
+    rng = random.Random(seed)
+    users = sorted(DEMO_BY_ID)
+    floors = [0.0, 0.0, 0.3, 0.5, 0.6, 0.85, 0.9, 1.2, 1.5]
+    bids: list[dict[str, Any]] = []
+    for i in range(count):
+        kind = i % 5
+        user = rng.choice(users) if kind in (0, 1, 3) else (f"ghost-{i}" if kind == 2 else None)
+        if kind in (0, 2, 4):
+            slots = [
+                {"id": f"slot-{j}", "min_bid": rng.choice(floors), "format": ["300x250"]}
+                for j in range(rng.randint(0, 2))
+            ]
+            body: dict[str, Any] = {"request_id": f"e2e-{seed}-{i}", "site": {"domain": f"site{i % 7}.com"}}
+            if user:
+                body["user_id"] = user
+            if slots:
+                body["ad_slots"] = slots
+        else:
+            body = {
+                "id": f"e2e-{seed}-{i}",
+                "imp": [
+                    {
+                        "id": str(j + 1),
+                        "bidfloor": rng.choice(floors),
+                        "bidfloorcur": "EUR" if rng.random() < 0.1 else "USD",
+                        "banner": {"w": 300, "h": 250},
+                    }
+                    for j in range(rng.randint(1, 4))
+                ],
+                "site": {"domain": f"site{i % 7}.com"},
+                "user": {"buyeruid": user} if kind == 3 else {"id": user},
+            }
+        bids.append(body)
+    return bids
+
+
+def impressions(item: Sent) -> list[tuple[str, float, str]]:
+    """(imp_id, floor, floor currency) of each impression of a sent body, as the handler reads it."""
+    body = item.body
+    if "imp" in body:
+        return [(imp["id"], imp.get("bidfloor", 0.0), imp.get("bidfloorcur", "USD")) for imp in body["imp"]]
+    slots = body.get("ad_slots") or [{"id": "1", "min_bid": 0.0}]
+    return [(slot["id"], slot["min_bid"], "USD") for slot in slots]
+
+
+def user_of(body: dict[str, Any]) -> str | None:
+    if "imp" in body:
+        user = body.get("user") or {}
+        return user.get("id") or user.get("buyeruid")
+    return body.get("user_id")
+
+
+def expected_outcomes(sent: list[Sent], *, enriched: bool = True) -> dict[tuple[str, str], dict[str, Any]]:
+    """What the rules say each accepted impression's stored outcome must be."""
+    rules = auction_settings()
+    expected = {}
+    for item in sent:
+        if item.status != 202:
+            continue
+        request_id = item.answer["request_id"]
+        user = user_of(item.body)
+        profile = DEMO_BY_ID[user].profile if (enriched and user in DEMO_BY_ID) else None
+        for imp_id, floor, currency in impressions(item):
+            decision = price_bid(profile=profile, floor=floor, floor_currency=currency)
+            result = run_auction(bid_price=decision.bid_price, bid_request_id=request_id, imp_id=imp_id, settings=rules)
+            expected[(request_id, imp_id)] = {
+                "user_id": user,
+                "bid_price": decision.bid_price,
+                "enriched": decision.enriched,
+                "winning_interest": decision.winning_interest,
+                "no_bid_reason": decision.no_bid_reason,
+                "win_status": result.win_status,
+                "win_price": result.win_price,
+                "loss_reason": result.loss_reason,
+            }
+    return expected
