@@ -25,12 +25,14 @@ class AuctionResult:
 
 def draw(seed: str, bid_request_id: str, imp_id: str) -> float:
     """A number in [0, 1), uniform over inputs, fixed for a given (seed, request, imp)."""
-    digest = hashlib.sha256(f"{seed}\x1f{bid_request_id}\x1f{imp_id}".encode()).digest()
+    # Length-prefixed fields, so no two different triples hash the same bytes.
+    fields = (seed, bid_request_id, imp_id)
+    digest = hashlib.sha256(b"".join(len(f.encode()).to_bytes(4, "big") + f.encode() for f in fields)).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def run_auction(*, bid_price: float, bid_request_id: str, imp_id: str, settings: AuctionSettings) -> AuctionResult:
-    if bid_price <= 0:
+    if not bid_price > 0:  # `not >` so NaN is no bid too
         return AuctionResult(False, 0.0, "no_bid")
     if bid_price <= settings.min_threshold:
         return AuctionResult(False, 0.0, "below_threshold")

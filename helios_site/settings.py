@@ -140,6 +140,13 @@ HELIOS_PROFILE_DEADLINE_S = env.float("HELIOS_PROFILE_DEADLINE_S", default=0.05)
 HELIOS_BREAKER_FAILURES = env.int("HELIOS_BREAKER_FAILURES", default=5)
 HELIOS_BREAKER_OPEN_S = env.float("HELIOS_BREAKER_OPEN_S", default=30.0)
 HELIOS_BID_CURRENCY = "USD"
+# Optional JSON; empty = the built-in tiers/creatives (bidding/pricing.py, bidding/creatives.py).
+# Tiers: [{"name", "min_score", "price", "inclusive"?}, ..., {"name": "base", "price": 0.35}]
+HELIOS_PRICE_TIERS = env.str("HELIOS_PRICE_TIERS", default="")
+# Creatives: {"<category>" | "default": {"creative_id", "title", "image_url", "landing_url"}}, merged over the built-ins
+HELIOS_CREATIVES = env.str("HELIOS_CREATIVES", default="")
+# Dotted path of a zero-argument factory returning a ProfileLookup; empty = gRPC at HELIOS_PROFILES_TARGET
+HELIOS_PROFILE_LOOKUP = env.str("HELIOS_PROFILE_LOOKUP", default="")
 
 # Outcomes (SPEC §7)
 HELIOS_OUTCOMES_BATCH_SIZE = env.int("HELIOS_OUTCOMES_BATCH_SIZE", default=1000)

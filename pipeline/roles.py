@@ -5,7 +5,7 @@
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arroyo.backends.abstract import Producer
@@ -69,5 +69,7 @@ class RoleContext:
     role: str
     producer: Producer[KafkaPayload] | None
     output_topic: Topic | None
-    # The factory may add checks for its own dependencies (database, profile service) to /readyz.
-    ready_checks: dict[str, Callable[[], object]]
+    # The factory may add checks for its own dependencies (database, profile service) to /readyz...
+    ready_checks: dict[str, Callable[[], object]] = field(default_factory=dict)
+    # ...and what must be closed once the role stopped (channels, clients).
+    closers: list[Callable[[], object]] = field(default_factory=list)

@@ -50,7 +50,7 @@ def build_role(name: str, transport: Transport) -> BuiltRole:
         producer = transport.producer()
         closers.append(producer.close)
         output_topic = Topic(topics.resolved(spec.output))
-    ctx = RoleContext(role=name, producer=producer, output_topic=output_topic, ready_checks={})
+    ctx = RoleContext(role=name, producer=producer, output_topic=output_topic, closers=closers)
     factory = spec.load()(ctx)
     input_topic = topics.resolved(spec.topic)
     dlq_producer = transport.producer()

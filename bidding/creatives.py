@@ -1,0 +1,111 @@
+"""The ad creatives the bidder serves (SPEC §5), pure: no I/O, no Django.
+
+One creative per interest category, plus a default for bids without a winning interest (unknown
+user, no interests, lookup failed) or with a category the catalog does not know. The built-in
+catalog is static: its URLs are on the reserved `.example` domain, nothing is fetched.
+`HELIOS_CREATIVES` (see `catalog_from_config`) replaces entries of it.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from profiles.types import CATEGORIES
+
+CREATIVE_FIELDS = ("creative_id", "title", "image_url", "landing_url")
+DEFAULT_KEY = "default"
+
+_CDN = "https://cdn.helios.example/creatives"
+_LANDING = "https://ads.helios.example/landing"
+
+
+@dataclass(frozen=True)
+class Creative:
+    creative_id: str
+    title: str
+    image_url: str
+    landing_url: str
+
+
+@dataclass(frozen=True)
+class CreativeCatalog:
+    by_category: Mapping[str, Creative]
+    default: Creative
+
+    def for_interest(self, category: str | None) -> Creative:
+        """The creative for a winning interest; the default when there is none or it is unknown."""
+        if category is None:
+            return self.default
+        return self.by_category.get(category, self.default)
+
+
+def _creative(category: str, title: str) -> Creative:
+    return Creative(
+        creative_id=f"cr-{category}-001",
+        title=title,
+        image_url=f"{_CDN}/{category}-300x250.png",
+        landing_url=f"{_LANDING}/{category}?utm_source=helios&utm_medium=display",
+    )
+
+
+_TITLES = {
+    "sports": "Game Day Gear: Up to 40% Off Team Jerseys",
+    "technology": "The New UltraBook 14: All-Day Battery, Half the Weight",
+    "travel": "Last-Minute Getaways: Flights + Hotel from $299",
+    "food": "Fresh Meal Kits Delivered: Your First Box Free",
+    "finance": "Zero-Fee Investing: Open an Account in 5 Minutes",
+    "gaming": "Pre-Order Starfall Legends and Get the Bonus Pack",
+    "music": "3 Months of Ad-Free Music Streaming on Us",
+    "automotive": "Test Drive the All-Electric Volt Crossover",
+    "fitness": "Smart Fitness Tracker: Train Smarter, Sleep Better",
+    "fashion": "The Autumn Collection Is Here: Free Returns",
+}
+assert set(_TITLES) == set(CATEGORIES), "one built-in creative per category"
+
+DEFAULT_CREATIVE = Creative(
+    creative_id="cr-default-001",
+    title="Discover Deals Picked for You",
+    image_url=f"{_CDN}/default-300x250.png",
+    landing_url=f"{_LANDING}/deals?utm_source=helios&utm_medium=display",
+)
+
+DEFAULT_CATALOG = CreativeCatalog(
+    by_category=MappingProxyType({category: _creative(category, _TITLES[category]) for category in CATEGORIES}),
+    default=DEFAULT_CREATIVE,
+)
+
+
+def catalog_from_config(config: Mapping[str, Any], base: CreativeCatalog = DEFAULT_CATALOG) -> CreativeCatalog:
+    """A catalog with entries of `base` replaced (or categories added) by `config`.
+
+    `config` maps a category, or "default", to an object with every field of `CREATIVE_FIELDS` as
+    a non-empty string, e.g. `{"sports": {"creative_id": "cr-9", "title": "...", "image_url":
+    "https://...", "landing_url": "https://..."}}`. Raises ValueError on anything else.
+    """
+    if not isinstance(config, Mapping):
+        raise ValueError("creatives config must be an object of category -> creative")
+    by_category = dict(base.by_category)
+    default = base.default
+    for key, entry in config.items():
+        creative = _parse_creative(str(key), entry)
+        if key == DEFAULT_KEY:
+            default = creative
+        else:
+            by_category[str(key)] = creative
+    return CreativeCatalog(by_category=MappingProxyType(by_category), default=default)
+
+
+def _parse_creative(key: str, entry: Any) -> Creative:
+    if not isinstance(entry, Mapping):
+        raise ValueError(f"creative {key!r} must be an object")
+    unknown = set(entry) - set(CREATIVE_FIELDS)
+    if unknown:
+        raise ValueError(f"creative {key!r} has unknown fields {sorted(unknown)}")
+    values = {}
+    for name in CREATIVE_FIELDS:
+        value = entry.get(name)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"creative {key!r} needs a non-empty string {name!r}")
+        values[name] = value
+    return Creative(**values)
