@@ -1,5 +1,7 @@
 """Topic administration on the real broker."""
 
+import time
+
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -28,5 +30,24 @@ def ensure_topics(*, partitions: int, names: list[str] | None = None) -> dict[st
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise
-    metadata = admin.list_topics(timeout=TIMEOUT_S).topics
+    metadata = _wait_listed(admin, wanted)
     return {n: (len(metadata[n].partitions), n in created) for n in wanted}
+
+
+def _wait_listed(admin: AdminClient, names: list[str]) -> dict:
+    """Topic metadata once every topic is listed with a leader for each partition: right after
+    creation the broker may not list a topic yet."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while True:
+        metadata = admin.list_topics(timeout=TIMEOUT_S).topics
+        if all(
+            n in metadata
+            and metadata[n].error is None
+            and metadata[n].partitions
+            and all(p.leader >= 0 for p in metadata[n].partitions.values())
+            for n in names
+        ):
+            return metadata
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not ready after {TIMEOUT_S} s: {names}")
+        time.sleep(0.1)

@@ -1,0 +1,247 @@
+"""The handler's front door: a plain ASGI 3 application, no framework (SPEC §2, ARCHITECTURE §4).
+
+`POST /bid` answers 202 only once Kafka acknowledged the message; every 4xx/5xx is decided before
+anything is produced (400 invalid, 405 method, 413 too large, 415 not JSON) or because Kafka did
+not take it (503 with Retry-After). `GET /healthz` is 200 while the broker is reachable.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, NamedTuple
+
+import msgspec
+from django.conf import settings
+
+from intake import metrics
+from intake.producer import Publisher, Unavailable
+from intake.validation import InvalidRequest, parse_bid_request
+from pipeline.messages import encode
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+FAILURE_LOG_INTERVAL_S = 10.0  # a broker outage fails every request: log the first, then a count
+
+JSON = b"application/json"
+TEXT = b"text/plain; charset=utf-8"
+_json = msgspec.json.Encoder()
+
+
+class Response(NamedTuple):
+    status: int
+    body: bytes
+    content_type: bytes = JSON
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+
+def _error(status: int, error: str, *headers: tuple[bytes, bytes]) -> Response:
+    return Response(status, _json.encode({"error": error}), JSON, headers)
+
+
+NOT_FOUND = _error(404, "not_found")
+BID_METHOD_NOT_ALLOWED = _error(405, "method_not_allowed", (b"allow", b"POST"))
+HEALTH_METHOD_NOT_ALLOWED = _error(405, "method_not_allowed", (b"allow", b"GET, HEAD"))
+UNSUPPORTED_MEDIA_TYPE = _error(415, "unsupported_media_type")
+HEALTH_OK = Response(200, b"ok", TEXT)
+HEALTH_DOWN = Response(503, b"unavailable", TEXT)
+INTERNAL_ERROR = _error(500, "internal_error")
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class _Throttle:
+    """Allows one log line per interval and counts what it held back."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.interval_s = interval_s
+        self._next = 0.0
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def allow(self) -> int | None:
+        """Returns how many were held back since the last allowed one, or None to stay quiet."""
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                self._held += 1
+                return None
+            held, self._held, self._next = self._held, 0, now + self.interval_s
+            return held
+
+
+def is_json_media_type(value: bytes) -> bool:
+    """`application/json` or `application/*+json`, with no charset or a UTF-8 one."""
+    media, _, params = value.partition(b";")
+    media = media.strip().lower()
+    if media != JSON and not (media.startswith(b"application/") and media.endswith(b"+json")):
+        return False
+    for param in params.split(b";"):
+        name, _, charset = param.partition(b"=")
+        if name.strip().lower() == b"charset" and charset.strip().strip(b'"').lower() not in (b"utf-8", b"utf8"):
+            return False
+    return True
+
+
+class IntakeApp:
+    """The ASGI application. Stateless apart from its publisher: one instance serves every request."""
+
+    def __init__(self, publisher: Publisher, *, max_body_bytes: int, max_imps: int, retry_after_s: int) -> None:
+        self.publisher = publisher
+        self.max_body_bytes = max_body_bytes
+        self.max_imps = max_imps
+        self.unavailable = _error(503, "unavailable", (b"retry-after", str(retry_after_s).encode()))
+        self.too_large = Response(
+            413,
+            _json.encode({"error": "payload_too_large", "max_bytes": max_body_bytes}),
+            JSON,
+            ((b"connection", b"close"),),  # the rest of the body is not read
+        )
+        self._failures = _Throttle(FAILURE_LOG_INTERVAL_S)
+        self._counted = {code: metrics.BID_REQUESTS.labels(str(code)) for code in (202, 400, 405, 413, 415, 500, 503)}
+        self._timed = {path: metrics.REQUEST_DURATION.labels(path) for path in metrics.ENDPOINTS}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path = scope["path"]
+            if path == "/bid":
+                await self._bid(scope, receive, send)
+            elif path == "/healthz":
+                started = time.perf_counter()
+                await _send(send, self._health(scope))
+                self._timed["/healthz"].observe(time.perf_counter() - started)
+            else:
+                await _send(send, NOT_FOUND)
+        elif kind == "lifespan":
+            await _lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+
+    def _health(self, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD"):
+            return HEALTH_METHOD_NOT_ALLOWED
+        return HEALTH_OK if self.publisher.reachable() else HEALTH_DOWN
+
+    async def _bid(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        metrics.ACTIVE_REQUESTS.inc()
+        try:
+            try:
+                response = await self._accept(scope, receive)
+            except _Disconnected:
+                metrics.BID_REQUESTS.labels("client_closed").inc()
+                return
+            except Exception:
+                logger.exception("POST /bid failed unexpectedly")
+                response = INTERNAL_ERROR
+            await _send(send, response)
+            counter = self._counted.get(response.status) or metrics.BID_REQUESTS.labels(str(response.status))
+            counter.inc()
+        finally:
+            metrics.ACTIVE_REQUESTS.dec()
+            self._timed["/bid"].observe(time.perf_counter() - started)
+
+    async def _accept(self, scope: Scope, receive: Receive) -> Response:
+        if scope["method"] != "POST":
+            return BID_METHOD_NOT_ALLOWED
+        content_length = None
+        for name, value in scope["headers"]:
+            if name == b"content-type" and not is_json_media_type(value):
+                return UNSUPPORTED_MEDIA_TYPE
+            if name == b"content-length":
+                content_length = value
+        if content_length is not None and _too_long(content_length, self.max_body_bytes):
+            return self.too_large
+        body = await self._read_body(receive)
+        if body is None:
+            return self.too_large
+        try:
+            request = parse_bid_request(body, max_imps=self.max_imps)
+        except InvalidRequest as exc:
+            logger.debug("invalid bid request: %s", exc)
+            return Response(400, _json.encode({"error": "invalid_request", "detail": exc.detail}))
+        try:
+            if not self.publisher.reachable():
+                raise Unavailable("unreachable")
+            await self.publisher.publish(request.request_id.encode(), encode(request))
+        except Unavailable as exc:
+            metrics.KAFKA_PUBLISH_ERRORS.inc()
+            self._log_failure(exc, request.request_id)
+            return self.unavailable
+        accepted = {"status": "accepted", "request_id": request.request_id, "imps": len(request.imps)}
+        return Response(202, _json.encode(accepted))
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None as soon as it grows past the limit (the rest is not read)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _log_failure(self, exc: Unavailable, request_id: str) -> None:
+        held = self._failures.allow()
+        if held is not None:
+            logger.warning(
+                "bid request not published (%s); answered 503; %d similar failures not logged since the last one",
+                exc,
+                held,
+                extra={"request_id": request_id},
+            )
+
+
+def _too_long(content_length: bytes, limit: int) -> bool:
+    try:
+        return int(content_length) > limit
+    except ValueError:  # the HTTP parser rejects these first; be safe anyway
+        return True
+
+
+async def _send(send: Send, response: Response) -> None:
+    headers = [(b"content-type", response.content_type), (b"content-length", str(len(response.body)).encode())]
+    headers.extend(response.headers)
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create_app(
+    publisher: Publisher,
+    *,
+    max_body_bytes: int | None = None,
+    max_imps: int | None = None,
+    retry_after_s: int | None = None,
+) -> IntakeApp:
+    """The intake ASGI app over `publisher`; limits default to the HELIOS_* settings."""
+    return IntakeApp(
+        publisher,
+        max_body_bytes=settings.HELIOS_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes,
+        max_imps=settings.HELIOS_MAX_IMPS if max_imps is None else max_imps,
+        retry_after_s=settings.HELIOS_RETRY_AFTER_S if retry_after_s is None else retry_after_s,
+    )
