@@ -78,6 +78,10 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("HELIOS_DB_CONN_MAX_AGE", default
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["TEST"] = {"NAME": env.str("HELIOS_TEST_DATABASE", default="test_helios")}
+    # A hung connect must not block a role forever; it is retried with back-off instead.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "HELIOS_DB_CONNECT_TIMEOUT_S", default=5
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -117,8 +121,13 @@ HELIOS_TOPIC_PARTITIONS = env.int("HELIOS_TOPIC_PARTITIONS", default=3)
 HELIOS_TOPIC_PREFIX = env.str("HELIOS_TOPIC_PREFIX", default="")
 HELIOS_CONSUMER_GROUP_PREFIX = env.str("HELIOS_CONSUMER_GROUP_PREFIX", default="helios")
 HELIOS_LOG_LEVEL = env.str("HELIOS_LOG_LEVEL", default="INFO")
+# Transform roles (bidder, auction) handle messages in batches of at most this many / this long.
+HELIOS_BATCH_SIZE = env.int("HELIOS_BATCH_SIZE", default=500)
+HELIOS_BATCH_TIME_S = env.float("HELIOS_BATCH_TIME_S", default=0.005)
 # Consumer roles commit offsets at most this often (a crash re-delivers at most this much work).
 HELIOS_COMMIT_INTERVAL_S = env.float("HELIOS_COMMIT_INTERVAL_S", default=0.2)
+# On SIGTERM a role waits at most this long for in-flight work before abandoning it uncommitted.
+HELIOS_SHUTDOWN_TIMEOUT_S = env.float("HELIOS_SHUTDOWN_TIMEOUT_S", default=10.0)
 
 # Intake (SPEC §2): the handler's front door
 HELIOS_HANDLER_HOST = env.str("HELIOS_HANDLER_HOST", default="127.0.0.1")

@@ -64,6 +64,7 @@ def build_role(name: str, transport: Transport) -> BuiltRole:
         commit_policy=CommitPolicy(
             min_commit_frequency_sec=settings.HELIOS_COMMIT_INTERVAL_S, min_commit_messages=None
         ),
+        join_timeout=settings.HELIOS_SHUTDOWN_TIMEOUT_S,
         dlq_policy=DlqPolicy(ReasonDlqProducer(dlq_producer, Topic(topics.dlq(input_topic)))),
     )
     return BuiltRole(name, processor, closers, ctx)

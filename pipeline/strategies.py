@@ -7,6 +7,7 @@ each step finished with its message: for transform roles after the broker acknow
 """
 
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,7 +22,8 @@ from arroyo.processing.strategies import (
     Unfold,
 )
 from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
-from arroyo.types import BrokerValue, Commit, Message, Partition, Topic, Value
+from arroyo.types import BrokerValue, Commit, FilteredPayload, Message, Partition, Topic, Value
+from django.conf import settings
 from prometheus_client import Counter
 
 from pipeline.messages import decode, encode
@@ -32,10 +34,6 @@ DLQ_MESSAGES = Counter("helios_dlq_messages_total", "Messages sent to a dead-let
 MESSAGES_DECODED = Counter("helios_messages_consumed_total", "Messages decoded by a role", ["topic"])
 
 ERROR_HEADER = "helios_error"
-
-# Batching trades a little latency for fewer round trips (profile lookups, DB writes, produce).
-DEFAULT_BATCH_SIZE = 500
-DEFAULT_BATCH_TIME_S = 0.005
 
 
 class ReasonDlqProducer(KafkaDlqProducer):
@@ -85,6 +83,36 @@ def payload(message: msgspec.Struct, key: str) -> KafkaPayload:
     return KafkaPayload(key.encode(), encode(message), [])
 
 
+class KeepDroppedOffsetsInOrder(ProcessingStrategy[Any]):
+    """Puts the offsets of DLQ'd messages into the batch as `None` entries.
+
+    Arroyo's BatchStep forwards a filtered message (the commit of a DLQ'd offset) straight to the
+    next step, past the messages it still holds: the commit would cover messages not yet handled,
+    and a crash then would lose them. As a batch entry the offset is committed with its batch.
+    """
+
+    def __init__(self, next_step: ProcessingStrategy[Any]) -> None:
+        self.next_step = next_step
+
+    def submit(self, message: Message[Any]) -> None:
+        if isinstance(message.payload, FilteredPayload):
+            self.next_step.submit(Message(Value(None, message.committable, datetime.now(UTC))))
+        else:
+            self.next_step.submit(message)
+
+    def poll(self) -> None:
+        self.next_step.poll()
+
+    def close(self) -> None:
+        self.next_step.close()
+
+    def terminate(self) -> None:
+        self.next_step.terminate()
+
+    def join(self, timeout: float | None = None) -> None:
+        self.next_step.join(timeout)
+
+
 class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):
     """decode -> batch -> transform(batch) -> produce each output -> commit.
 
@@ -100,19 +128,20 @@ class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):
         transform: Callable[[Sequence[Any]], Sequence[KafkaPayload]],
         producer: Producer[KafkaPayload],
         output_topic: Topic,
-        max_batch_size: int = DEFAULT_BATCH_SIZE,
-        max_batch_time_s: float = DEFAULT_BATCH_TIME_S,
+        max_batch_size: int | None = None,
+        max_batch_time_s: float | None = None,
     ) -> None:
         self.kind = kind
         self.input_topic = input_topic
         self.transform = transform
         self.producer = producer
         self.output_topic = output_topic
-        self.max_batch_size = max_batch_size
-        self.max_batch_time_s = max_batch_time_s
+        # Batching trades a little latency for fewer round trips (profile lookups, produce).
+        self.max_batch_size = max_batch_size or settings.HELIOS_BATCH_SIZE
+        self.max_batch_time_s = max_batch_time_s or settings.HELIOS_BATCH_TIME_S
 
     def _run_batch(self, batch: Sequence[Any]) -> Sequence[Value[KafkaPayload]]:
-        outputs = self.transform([v.payload for v in batch])
+        outputs = self.transform([v.payload for v in batch if v.payload is not None])
         return [Value(out, {}) for out in outputs]
 
     def create_with_partitions(
@@ -122,4 +151,5 @@ class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):
         chain = Produce(self.producer, self.output_topic, chain)
         chain = Unfold(self._run_batch, chain)
         chain = BatchStep(self.max_batch_size, self.max_batch_time_s, chain)
+        chain = KeepDroppedOffsetsInOrder(chain)
         return decode_step(self.kind, self.input_topic, chain)

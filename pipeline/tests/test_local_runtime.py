@@ -63,7 +63,9 @@ def test_poison_message_goes_to_dlq_with_reason_and_role_continues(transport):
     role = build_role("auction", transport)
     run_until(role, lambda: len(read_all(transport, topics.AUCTION_OUTCOMES)) >= 1)
 
-    dead = read_all(transport, topics.dlq(topics.BID_RESPONSES))
+    dead = sorted(
+        read_all(transport, topics.dlq(topics.BID_RESPONSES)), key=lambda p: dict(p.headers)["original_offset"]
+    )
     assert [p.value for p in dead] == [b"{not json", b'{"bid_request_id":7}']
     reasons = [dict(p.headers)[ERROR_HEADER].decode() for p in dead]
     assert "DecodeError" in reasons[0]
@@ -94,3 +96,22 @@ def test_retention_caps_a_partition_nobody_consumes():
     assert offsets == list(range(25))  # offsets keep growing
     assert storage.size(Partition(topic, 0)) == 10
     assert storage.consume(Partition(topic, 0), 24) is not None
+
+
+def test_a_dlq_offset_is_not_committed_ahead_of_a_batch_still_held(transport, settings):
+    settings.HELIOS_BATCH_TIME_S = 3600.0  # the batch stays open until the role stops
+    settings.HELIOS_COMMIT_INTERVAL_S = 0.0  # and any offset handed to the commit step is committed
+    produce(transport, topics.BID_RESPONSES, encode(response(1)))
+    produce(transport, topics.BID_RESPONSES, b"poison")
+    produce(transport, topics.BID_RESPONSES, encode(response(2)))
+    role = build_role("auction", transport)
+    for _ in range(50):
+        role.processor._run_once()
+    assert len(read_all(transport, topics.dlq(topics.BID_RESPONSES))) == 1
+    assert read_all(transport, topics.AUCTION_OUTCOMES) == []
+    committed = transport.broker._LocalBroker__offsets["helios-auction"]
+    assert sum(committed.values()) == 0, "nothing may be committed before the held batch is produced"
+    role.shutdown()
+    role.run()
+    assert len(read_all(transport, topics.AUCTION_OUTCOMES)) == 2
+    assert sum(transport.broker._LocalBroker__offsets["helios-auction"].values()) == 3

@@ -1,0 +1,80 @@
+"""Stored auction outcomes (SPEC §7) and the daily rollup rows that keep the stats fast.
+
+Rows are written only by `outcomes.services.outcome_record_batch`, which maintains the rollups in
+the same transaction; anything that inserts rows another way (fixtures, factories) bypasses them.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
+MONEY_PLACES = 4
+SUM_DIGITS = 20  # rollup sums of millions of MONEY values
+
+
+class AuctionOutcome(models.Model):
+    """One auction outcome, unique on (bid_id, imp_id). `timestamp` is event time: the request's
+    `received_at`; `created_at` is when this row was inserted. Absent strings are NULL, not "",
+    as in the message (the API returns null)."""
+
+    bid_id = models.CharField(max_length=128, help_text="The bid request id")
+    imp_id = models.CharField(max_length=128)
+    user_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    site_domain = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    win_status = models.BooleanField()
+    win_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    bid_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    bid_floor = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
+    currency = models.CharField(max_length=8)
+    enriched = models.BooleanField()
+    winning_interest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    user_interests = models.JSONField(default=list, blank=True)
+    creative_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    loss_reason = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
+    timestamp = models.DateTimeField(help_text="Event time: when the bid request was received")
+    auction_timestamp = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now, help_text="When the row was inserted")
+    raw_data = models.JSONField(help_text="The whole auction_outcomes message")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bid_id", "imp_id"], name="outcome_unique_bid_imp"),
+        ]
+        # The unique constraint's index also serves `bid_id` lookups. The others serve the API's
+        # filters and orderings (default `-timestamp`); filters on user/site come with that order.
+        indexes = [
+            models.Index(fields=["timestamp"], name="outcome_timestamp_idx"),
+            models.Index(fields=["win_status", "timestamp"], name="outcome_win_timestamp_idx"),
+            models.Index(fields=["user_id", "timestamp"], name="outcome_user_timestamp_idx"),
+            models.Index(fields=["site_domain", "timestamp"], name="outcome_site_timestamp_idx"),
+            models.Index(fields=["win_price"], name="outcome_win_price_idx"),
+            models.Index(fields=["bid_price"], name="outcome_bid_price_idx"),
+            models.Index(fields=["created_at"], name="outcome_created_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bid_id}/{self.imp_id}"
+
+    @property
+    def is_winner(self) -> bool:
+        return self.win_status
+
+
+class OutcomeDailyRollup(models.Model):
+    """Per UTC day of `timestamp`: the sums the stats are made of, over stored rows only.
+
+    Written only by `outcome_record_batch` (upsert adding the batch's newly inserted rows), so
+    totals over all days equal the same aggregates over the `AuctionOutcome` table."""
+
+    day = models.DateField(unique=True)
+    total = models.BigIntegerField(default=0)
+    wins = models.BigIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=SUM_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    bid_sum = models.DecimalField(max_digits=SUM_DIGITS, decimal_places=MONEY_PLACES, default=0)
+    enriched_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day"]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.total} outcomes"

@@ -1,0 +1,118 @@
+"""Reads of the outcomes app: the stats of SPEC §7.
+
+Without a queryset the stats come from the daily rollup rows (a few hundred rows whatever the
+number of outcomes); with one (the API's filtered set) they are aggregated over its rows. Both give
+the same numbers for the same set. Zeros, never None, on an empty set.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
+
+from outcomes.models import MONEY_PLACES, SUM_DIGITS, AuctionOutcome, OutcomeDailyRollup
+
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+PERCENT_QUANTUM = Decimal("0.01")
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class OutcomeStats:
+    total_outcomes: int
+    total_wins: int
+    total_losses: int
+    total_revenue: Decimal
+    average_win_price: Decimal
+    average_bid_price: Decimal
+    enriched_count: int
+    win_rate: Decimal  # percent, 2 decimals
+
+
+@dataclass(frozen=True)
+class DailyStats:
+    date: date  # UTC day of the event time
+    total: int
+    wins: int
+    revenue: Decimal
+    avg_win_price: Decimal
+
+
+def _money(value: Decimal | None) -> Decimal:
+    return (value or ZERO).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+
+
+def _ratio(numerator: Decimal | int, denominator: int, quantum: Decimal = MONEY_QUANTUM) -> Decimal:
+    if not denominator:
+        return ZERO.quantize(quantum)
+    return (Decimal(numerator) / denominator).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+def _stats(*, total: int, wins: int, revenue: Decimal, bid_sum: Decimal, enriched: int) -> OutcomeStats:
+    # PostgreSQL's SUM(bigint) is numeric: back to int.
+    total, wins, enriched = int(total), int(wins), int(enriched)
+    return OutcomeStats(
+        total_outcomes=total,
+        total_wins=wins,
+        total_losses=total - wins,
+        total_revenue=_money(revenue),
+        average_win_price=_ratio(revenue, wins),
+        average_bid_price=_ratio(bid_sum, total),
+        enriched_count=enriched,
+        win_rate=_ratio(wins * 100, total, PERCENT_QUANTUM),
+    )
+
+
+def _money_sum(name: str, filter: Q | None = None) -> Coalesce:  # noqa: A002 - Django's argument name
+    output: DecimalField[Decimal, Decimal] = DecimalField(max_digits=SUM_DIGITS, decimal_places=MONEY_PLACES)
+    return Coalesce(Sum(name, filter=filter), Value(ZERO), output_field=output)
+
+
+def outcome_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> OutcomeStats:
+    """Totals, averages and win rate over all outcomes (from the rollups) or over `queryset`."""
+    if queryset is None:
+        sums = OutcomeDailyRollup.objects.aggregate(
+            total=Coalesce(Sum("total"), 0),
+            wins=Coalesce(Sum("wins"), 0),
+            revenue=_money_sum("revenue"),
+            bid_sum=_money_sum("bid_sum"),
+            enriched=Coalesce(Sum("enriched_count"), 0),
+        )
+    else:
+        sums = queryset.aggregate(
+            total=Count("pk"),
+            wins=Count("pk", filter=Q(win_status=True)),
+            revenue=_money_sum("win_price"),
+            bid_sum=_money_sum("bid_price"),
+            enriched=Count("pk", filter=Q(enriched=True)),
+        )
+    return _stats(**sums)
+
+
+def outcome_daily_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> list[DailyStats]:
+    """Per UTC day of the event time, oldest first: over all outcomes (rollups) or `queryset`."""
+    days: Iterable[tuple[date, int, int, Decimal]]
+    if queryset is None:
+        days = OutcomeDailyRollup.objects.order_by("day").values_list("day", "total", "wins", "revenue")
+    else:
+        days = (
+            queryset.annotate(day=TruncDate("timestamp", tzinfo=UTC))
+            .values("day")
+            .order_by("day")
+            .annotate(total=Count("pk"), wins=Count("pk", filter=Q(win_status=True)), revenue=_money_sum("win_price"))
+            .values_list("day", "total", "wins", "revenue")
+        )
+    return [
+        DailyStats(
+            date=day,
+            total=int(total),
+            wins=int(wins),
+            revenue=_money(revenue),
+            avg_win_price=_ratio(revenue, int(wins)),
+        )
+        for day, total, wins, revenue in days
+        if total
+    ]

@@ -1,0 +1,236 @@
+"""The statements behind `outcome_record_batch`: insert-if-new reporting what was new, and the
+rollup upsert. Call inside a transaction.
+
+- PostgreSQL: COPY the batch into a session temp table, then `INSERT ... SELECT ... ON CONFLICT
+  DO NOTHING RETURNING bid_id, imp_id`: about twice the rows/s of a multi-row VALUES insert.
+- SQLite >= 3.35 (embedded mode): the same insert from a multi-row VALUES list.
+- Other databases: select-then-insert, exact only with a single writer.
+
+Rows are inserted in (bid_id, imp_id) order and rollup days in date order, so concurrent writers
+with overlapping batches take their locks in one order: they wait for each other, never deadlock.
+"""
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+import msgspec
+from django.db import connection
+from django.db.models import F, Field, Model
+
+from outcomes.models import AuctionOutcome, OutcomeDailyRollup
+from outcomes.rows import OutcomeRow
+
+Key = tuple[str, str]
+
+# The inserted columns, in the order of `_values`.
+COLUMNS = (
+    "bid_id",
+    "imp_id",
+    "user_id",
+    "site_domain",
+    "win_status",
+    "win_price",
+    "bid_price",
+    "bid_floor",
+    "currency",
+    "enriched",
+    "winning_interest",
+    "user_interests",
+    "creative_id",
+    "loss_reason",
+    "timestamp",
+    "auction_timestamp",
+    "created_at",
+    "raw_data",
+)
+ROLLUP_SUMS = ("total", "wins", "revenue", "bid_sum", "enriched_count")
+STAGING_TABLE = "outcomes_staging"
+
+# COPY text format: backslash, tab, newline and carriage return are escaped; \N is NULL.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _values(row: OutcomeRow, created_at: datetime) -> tuple[Any, ...]:
+    """The row's values in COLUMNS order; JSON columns as JSON text."""
+    return (
+        row.bid_id,
+        row.imp_id,
+        row.user_id,
+        row.site_domain,
+        row.win_status,
+        row.win_price,
+        row.bid_price,
+        row.bid_floor,
+        row.currency,
+        row.enriched,
+        row.winning_interest,
+        msgspec.json.encode(row.user_interests).decode(),
+        row.creative_id,
+        row.loss_reason,
+        row.timestamp,
+        row.auction_timestamp,
+        created_at,
+        row.raw_json,
+    )
+
+
+def supports_insert_returning() -> bool:
+    """INSERT ... ON CONFLICT (cols) DO NOTHING RETURNING: PostgreSQL and SQLite >= 3.35."""
+    features = connection.features
+    return bool(features.can_return_rows_from_bulk_insert and features.supports_update_conflicts_with_target)
+
+
+def insert_new(rows: list[OutcomeRow], *, created_at: datetime) -> set[Key]:
+    """Inserts the rows (sorted by key, keys unique) whose key is not stored yet; returns the keys
+    this call inserted."""
+    if not supports_insert_returning():
+        return _insert_new_single_writer(rows, created_at=created_at)
+    if connection.vendor == "postgresql":
+        return _insert_new_copy(rows, created_at=created_at)
+    return _insert_new_values(rows, created_at=created_at)
+
+
+def _returning_tail() -> str:
+    qn = connection.ops.quote_name
+    return f" ON CONFLICT ({qn('bid_id')}, {qn('imp_id')}) DO NOTHING RETURNING {qn('bid_id')}, {qn('imp_id')}"
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if value is True:
+        return "t"
+    if value is False:
+        return "f"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # Decimal
+
+
+def _insert_new_copy(rows: list[OutcomeRow], *, created_at: datetime) -> set[Key]:
+    qn = connection.ops.quote_name
+    table, stage = qn(AuctionOutcome._meta.db_table), qn(STAGING_TABLE)
+    columns = ", ".join(qn(c) for c in COLUMNS)
+    text = io.StringIO()
+    for row in rows:
+        text.write("\t".join([_copy_text(v) for v in _values(row, created_at)]))
+        text.write("\n")
+    text.seek(0)
+    with connection.cursor() as cursor:
+        # One staging table per session, emptied by every commit or rollback.
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "  # noqa: S608 - quoted names only
+            f"SELECT {columns} FROM {table} WITH NO DATA"
+        )
+        cursor.copy_expert(f"COPY {stage} ({columns}) FROM STDIN", text)
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "  # noqa: S608 - quoted names only
+            f"ORDER BY {qn('bid_id')}, {qn('imp_id')}" + _returning_tail()
+        )
+        inserted = {(bid_id, imp_id) for bid_id, imp_id in cursor.fetchall()}
+        # The next batch in this transaction (if any) must not see these rows again.
+        cursor.execute(f"TRUNCATE {stage}")
+    return inserted
+
+
+def _insert_new_values(rows: list[OutcomeRow], *, created_at: datetime) -> set[Key]:
+    qn = connection.ops.quote_name
+    one_row = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
+    head = f"INSERT INTO {qn(AuctionOutcome._meta.db_table)} ({', '.join(qn(c) for c in COLUMNS)}) VALUES "  # noqa: S608
+    max_params = connection.features.max_query_params
+    chunk_size = max(1, max_params // len(COLUMNS)) if max_params else len(rows)
+    adapt_time = connection.ops.adapt_datetimefield_value
+    times = {COLUMNS.index(name) for name in ("timestamp", "auction_timestamp", "created_at")}
+    inserted: set[Key] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk_size):
+            chunk = rows[start : start + chunk_size]
+            params: list[Any] = []
+            for row in chunk:
+                values = _values(row, created_at)
+                params += [adapt_time(v) if i in times else v for i, v in enumerate(values)]
+            cursor.execute(head + ", ".join([one_row] * len(chunk)) + _returning_tail(), params)
+            inserted.update((bid_id, imp_id) for bid_id, imp_id in cursor.fetchall())
+    return inserted
+
+
+def _insert_new_single_writer(rows: list[OutcomeRow], *, created_at: datetime) -> set[Key]:
+    """For databases without INSERT ... ON CONFLICT ... RETURNING: exact only while a single
+    writer runs (a concurrent writer's row could be counted by both)."""
+    existing = set(
+        AuctionOutcome.objects.filter(bid_id__in={row.bid_id for row in rows}).values_list("bid_id", "imp_id")
+    )
+    new = [row for row in rows if row.key not in existing]
+    AuctionOutcome.objects.bulk_create([_model(row, created_at) for row in new], ignore_conflicts=True)
+    return {row.key for row in new}
+
+
+def _model(row: OutcomeRow, created_at: datetime) -> AuctionOutcome:
+    values = {name: getattr(row, name) for name in COLUMNS if name not in ("created_at", "raw_data")}
+    return AuctionOutcome(**values, created_at=created_at, raw_data=msgspec.json.decode(row.raw_json))
+
+
+@dataclass
+class DaySums:
+    total: int = 0
+    wins: int = 0
+    revenue: Decimal = field(default_factory=Decimal)
+    bid_sum: Decimal = field(default_factory=Decimal)
+    enriched_count: int = 0
+
+
+def day_sums(rows: Iterable[OutcomeRow]) -> dict[date, DaySums]:
+    """What the rows add to each UTC day's rollup, days ascending."""
+    days: dict[date, DaySums] = {}
+    for row in rows:
+        sums = days.setdefault(row.day, DaySums())
+        sums.total += 1
+        sums.wins += row.win_status
+        sums.revenue += row.win_price
+        sums.bid_sum += row.bid_price
+        sums.enriched_count += row.enriched
+    return dict(sorted(days.items()))
+
+
+def rollups_add(rows: list[OutcomeRow]) -> None:
+    """Adds the rows to their day's rollup: one atomic upsert, safe with concurrent writers."""
+    days = day_sums(rows)
+    if not days:
+        return
+    if not connection.features.supports_update_conflicts_with_target:
+        _rollups_add_orm(days)
+        return
+    fields = _fields(OutcomeDailyRollup, ("day", *ROLLUP_SUMS))
+    qn = connection.ops.quote_name
+    table = qn(OutcomeDailyRollup._meta.db_table)
+    updates = ", ".join(f"{qn(name)} = {table}.{qn(name)} + excluded.{qn(name)}" for name in ROLLUP_SUMS)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)}) VALUES "  # noqa: S608 - quoted names only
+        + ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(days))
+        + f" ON CONFLICT ({qn('day')}) DO UPDATE SET {updates}"
+    )
+    params: list[Any] = []
+    for day, sums in days.items():
+        values = (day, sums.total, sums.wins, sums.revenue, sums.bid_sum, sums.enriched_count)
+        params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _rollups_add_orm(days: dict[date, DaySums]) -> None:
+    for day, sums in days.items():
+        increments = {name: F(name) + getattr(sums, name) for name in ROLLUP_SUMS}
+        if not OutcomeDailyRollup.objects.filter(day=day).update(**increments):
+            OutcomeDailyRollup.objects.create(day=day, **{name: getattr(sums, name) for name in ROLLUP_SUMS})
+
+
+def _fields(model: type[Model], names: Sequence[str]) -> "list[Field[Any, Any]]":
+    fields = [model._meta.get_field(name) for name in names]
+    assert all(isinstance(f, Field) for f in fields)
+    return cast("list[Field[Any, Any]]", fields)
