@@ -1,6 +1,7 @@
 # Helios. `make run` starts everything in one process; `make test` runs the whole suite against
 # real PostgreSQL, Redis and Kafka that scripts/services.sh installs and starts.
 SHELL := /bin/bash
+.DEFAULT_GOAL := help
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,14 @@ SERVICES := scripts/services.sh
 SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:5432/helios \
 	REDIS_URL=redis://127.0.0.1:6379/0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 HELIOS_CHANNEL_LAYER=redis
 
-.PHONY: venv services-up services-down services-status topics test test-fast test-slow lint format protos check
+# Every role its own process on the local services (Procfile, run by honcho); Ctrl-C stops them all.
+run-kafka: services-up
+	$(SERVICES_ENV) $(PY) manage.py migrate --noinput
+	$(SERVICES_ENV) $(PY) manage.py kafka_topics
+	$(SERVICES_ENV) $(PY) manage.py seed_profiles
+	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
+
+.PHONY: help system-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -32,7 +40,10 @@ topics: services-up
 	$(SERVICES_ENV) $(PY) manage.py kafka_topics
 
 # The whole suite: unit, LocalBroker, integration (real services), end-to-end and fault cases.
-test: services-up topics
+system-deps:
+	bash scripts/system-deps.sh
+
+test: system-deps services-up topics
 	$(SERVICES_ENV) $(PY) -m pytest
 
 # Only the layers that need no service.
@@ -53,3 +64,9 @@ check: venv
 
 protos: venv
 	HELIOS_PYTHON=$(PY) bash scripts/gen_protos.sh
+
+help:
+	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
+	@echo "make run-kafka     every role its own process on the local services"
+	@echo "make lint          ruff + mypy"
+	@echo "make services-up | services-down | services-status"

@@ -75,6 +75,9 @@ class Platform:
             HELIOS_HANDLER_PORT=str(self.handler_port),
             HELIOS_PROFILES_PORT=str(self.grpc_port),
             HELIOS_PROFILES_TARGET=f"127.0.0.1:{self.grpc_port}",
+            # A loaded 2-core test machine can miss the 50 ms production deadline, which would
+            # (correctly) bid unenriched; the expected values assume every lookup answers.
+            HELIOS_PROFILE_DEADLINE_S="2",
             **{ROLE_PORT_ENV[role]: str(port) for role, port in self.ports.items()},
             **env,
         )

@@ -3,6 +3,7 @@
 import re
 import threading
 import time
+import uuid
 
 import pytest
 from django.conf import settings
@@ -111,6 +112,11 @@ def test_kill_9_of_bidder_auction_and_outcomes_mid_stream_loses_and_doubles_noth
     assert_matches_rules(expected, rows)
 
 
+def fresh_ids(body: dict) -> dict:
+    """The same bid under a new request id (a retried request id would be deduplicated)."""
+    return {**body, "request_id": f"{body['request_id']}-{uuid.uuid4().hex[:8]}"}
+
+
 def breaker_state(platform) -> float:
     match = re.search(r'^circuit_breaker_state\{service="profiles"\} (\S+)$', platform.metrics("bidder"), re.M)
     assert match, "bidder must export circuit_breaker_state"
@@ -122,7 +128,8 @@ def test_redis_outage_bids_unenriched_then_recovers_without_restarts(topic_prefi
     pf.seed_profiles()
     pf.start_all()
     try:
-        seeded = [b for b in make_bids(200, seed=3) if b.get("user_id", "").startswith("user-")]
+        seeded = [b for b in make_bids(400, seed=3) if b.get("user_id", "").startswith("user-")]
+        assert len(seeded) >= 60
         first = post_all(pf.handler_port, seeded[:20])
         wait_stored(len(expected_outcomes(first)))
         assert all(o.enriched for o in AuctionOutcome.objects.all())
@@ -144,7 +151,7 @@ def test_redis_outage_bids_unenriched_then_recovers_without_restarts(topic_prefi
         pf.seed_profiles()
 
         def enriched_again() -> bool:
-            batch = post_all(pf.handler_port, seeded[40:45])
+            batch = post_all(pf.handler_port, [fresh_ids(b) for b in seeded[40:45]])
             keys = set(expected_outcomes(batch))
             wait_for(lambda: keys <= set(stored()), 30, "outcomes after recovery", interval_s=0.2)
             rows = stored()
@@ -155,3 +162,41 @@ def test_redis_outage_bids_unenriched_then_recovers_without_restarts(topic_prefi
     finally:
         codes = pf.stop_all()
     assert all(code == 0 for code in codes.values()), codes
+
+
+def test_poison_in_every_topic_goes_to_its_dlq_and_the_pipeline_keeps_flowing(platform, topic_prefix):
+    from confluent_kafka import Consumer, Producer
+
+    from pipeline import topics
+    from pipeline.strategies import ERROR_HEADER
+    from pipeline.transports import bootstrap_servers
+
+    platform.start_all()
+    producer = Producer({"bootstrap.servers": ",".join(bootstrap_servers())})
+    for topic in topics.PIPELINE_TOPICS:
+        producer.produce(topics.resolved(topic), b'{"this is": "not a valid message"', key=f"poison-{topic}")
+    producer.flush(10)
+    sent = post_all(platform.handler_port, make_bids(20, seed=5))
+    expected = expected_outcomes(sent)
+    wait_stored(len(expected))
+    assert set(stored()) == set(expected)
+
+    reader = Consumer(
+        {
+            "bootstrap.servers": ",".join(bootstrap_servers()),
+            "group.id": f"{topic_prefix}dlq-reader",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    reader.subscribe([topics.dlq(topics.resolved(t)) for t in topics.PIPELINE_TOPICS])
+    dead = {}
+    deadline = time.monotonic() + 30
+    while len(dead) < 3 and time.monotonic() < deadline:
+        for message in reader.consume(10, timeout=0.5):
+            if message.error() is None:
+                dead[message.topic()] = message
+    reader.close()
+    assert set(dead) == {topics.dlq(topics.resolved(t)) for t in topics.PIPELINE_TOPICS}
+    for message in dead.values():
+        assert message.key().startswith(b"poison-")
+        assert b"DecodeError" in dict(message.headers())[ERROR_HEADER]
