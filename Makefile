@@ -6,9 +6,14 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 SERVICES := scripts/services.sh
-# The local services' addresses (scripts/services.sh starts them on these).
-SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:5432/helios \
-	REDIS_URL=redis://127.0.0.1:6379/0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 HELIOS_CHANNEL_LAYER=redis
+# The local services' ports (scripts/services.sh starts them there; override to run beside others).
+export HELIOS_PG_PORT ?= 5432
+export HELIOS_REDIS_PORT ?= 6379
+export HELIOS_KAFKA_PORT ?= 9092
+export HELIOS_KAFKA_CONTROLLER_PORT ?= 9093
+SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:$(HELIOS_PG_PORT)/helios \
+	REDIS_URL=redis://127.0.0.1:$(HELIOS_REDIS_PORT)/0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(HELIOS_KAFKA_PORT) \
+	HELIOS_CHANNEL_LAYER=redis
 
 # Every role its own process on the local services (Procfile, run by honcho); Ctrl-C stops them all.
 run-kafka: services-up
