@@ -4,6 +4,8 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -96,8 +98,12 @@ def test_kill_9_of_bidder_auction_and_outcomes_mid_stream_loses_and_doubles_noth
 
     sender = threading.Thread(target=send)
     sender.start()
+
+    def sent_at_least(count: int) -> Callable[[], bool]:
+        return lambda: len(sent) >= count
+
     for role, after in (("bidder", 1000), ("auction", 2250), ("outcomes", 3500)):
-        wait_for(lambda after=after: len(sent) >= after, 120, f"{after} bids sent")
+        wait_for(sent_at_least(after), 120, f"{after} bids sent")
         platform.kill(role)
         time.sleep(0.5)  # bids keep arriving while the role is down
         platform.start(role)
@@ -189,14 +195,15 @@ def test_poison_in_every_topic_goes_to_its_dlq_and_the_pipeline_keeps_flowing(pl
         }
     )
     reader.subscribe([topics.dlq(topics.resolved(t)) for t in topics.PIPELINE_TOPICS])
-    dead = {}
+    dead: dict[str, Any] = {}
     deadline = time.monotonic() + 30
     while len(dead) < 3 and time.monotonic() < deadline:
         for message in reader.consume(10, timeout=0.5):
             if message.error() is None:
-                dead[message.topic()] = message
+                dead[str(message.topic())] = message
     reader.close()
     assert set(dead) == {topics.dlq(topics.resolved(t)) for t in topics.PIPELINE_TOPICS}
     for message in dead.values():
-        assert message.key().startswith(b"poison-")
-        assert b"DecodeError" in dict(message.headers())[ERROR_HEADER]
+        assert (message.key() or b"").startswith(b"poison-")
+        headers = dict(message.headers() or [])
+        assert b"DecodeError" in headers[ERROR_HEADER]
