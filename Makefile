@@ -15,6 +15,11 @@ SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:$(HELIOS_PG_PO
 	REDIS_URL=redis://127.0.0.1:$(HELIOS_REDIS_PORT)/0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(HELIOS_KAFKA_PORT) \
 	HELIOS_CHANNEL_LAYER=redis
 
+# All of Helios in one process: in-process broker, fakeredis, in-memory channel layer, SQLite.
+run: venv
+	$(PY) manage.py migrate --noinput -v 0
+	HELIOS_PUBLIC_API=$${HELIOS_PUBLIC_API:-true} $(PY) manage.py runembedded
+
 # Every role its own process on the local services (Procfile, run by honcho); Ctrl-C stops them all.
 run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py migrate --noinput
@@ -22,7 +27,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_profiles
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help system-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow lint format protos check
+.PHONY: help run system-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -71,6 +76,7 @@ protos: venv
 	HELIOS_PYTHON=$(PY) bash scripts/gen_protos.sh
 
 help:
+	@echo "make run           all of Helios in one process, no external services"
 	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
 	@echo "make run-kafka     every role its own process on the local services"
 	@echo "make lint          ruff + mypy"

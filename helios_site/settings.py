@@ -82,6 +82,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
         "HELIOS_DB_CONNECT_TIMEOUT_S", default=5
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Embedded mode writes outcomes from a role thread while the web thread reads: WAL lets
+    # readers go on during a write, and IMMEDIATE transactions wait for the lock instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -129,6 +137,10 @@ HELIOS_COMMIT_INTERVAL_S = env.float("HELIOS_COMMIT_INTERVAL_S", default=0.2)
 # On SIGTERM a role waits at most this long for in-flight work before abandoning it uncommitted.
 HELIOS_SHUTDOWN_TIMEOUT_S = env.float("HELIOS_SHUTDOWN_TIMEOUT_S", default=10.0)
 
+# Web role (daphne): REST API, admin, dashboard
+HELIOS_WEB_HOST = env.str("HELIOS_WEB_HOST", default="127.0.0.1")
+HELIOS_WEB_PORT = env.int("HELIOS_WEB_PORT", default=8000)
+
 # Intake (SPEC §2): the handler's front door
 HELIOS_HANDLER_HOST = env.str("HELIOS_HANDLER_HOST", default="127.0.0.1")
 HELIOS_HANDLER_PORT = env.int("HELIOS_HANDLER_PORT", default=8080)
@@ -137,6 +149,8 @@ HELIOS_MAX_IMPS = env.int("HELIOS_MAX_IMPS", default=16)
 HELIOS_INTAKE_DEADLINE_S = env.float("HELIOS_INTAKE_DEADLINE_S", default=2.0)
 HELIOS_PRODUCER_QUEUE_MAX = env.int("HELIOS_PRODUCER_QUEUE_MAX", default=100_000)
 HELIOS_RETRY_AFTER_S = env.int("HELIOS_RETRY_AFTER_S", default=1)
+# Embedded mode: bid_requests waiting for the bidder before the handler answers 503.
+HELIOS_LOCAL_BACKLOG_MAX = env.int("HELIOS_LOCAL_BACKLOG_MAX", default=20_000)
 
 # Profiles (SPEC §4): gRPC server and the bidder's client
 HELIOS_PROFILES_HOST = env.str("HELIOS_PROFILES_HOST", default="127.0.0.1")
@@ -167,6 +181,13 @@ HELIOS_AUCTION_MIN_THRESHOLD = env.float("HELIOS_AUCTION_MIN_THRESHOLD", default
 HELIOS_AUCTION_WIN_PROBABILITY = env.float("HELIOS_AUCTION_WIN_PROBABILITY", default=0.70)
 HELIOS_AUCTION_SEED = env.str("HELIOS_AUCTION_SEED", default="helios")
 
+# --- dashboard (SPEC §8): live snapshots pushed by the outcomes role ---
+# At most one stats snapshot per this many seconds, whatever the bid rate (only when something changed)...
+HELIOS_DASHBOARD_SNAPSHOT_S = env.float("HELIOS_DASHBOARD_SNAPSHOT_S", default=0.5)
+# ...plus a heartbeat snapshot this often while idle (0 = none).
+HELIOS_DASHBOARD_HEARTBEAT_S = env.float("HELIOS_DASHBOARD_HEARTBEAT_S", default=5.0)
+# --- end dashboard ---
+
 # Metrics/health side servers per role (SPEC §1)
 HELIOS_METRICS_HOST = env.str("HELIOS_METRICS_HOST", default="127.0.0.1")
 HELIOS_ROLE_PORTS = {
@@ -186,5 +207,6 @@ LOGGING = {
     "loggers": {
         "django": {"level": "INFO"},
         "arroyo": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
     },
 }

@@ -5,6 +5,7 @@ is the same in both modes; only this wiring differs.
 """
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -186,6 +187,17 @@ class _TrimmingBroker(LocalBroker[KafkaPayload]):
                 self.storage.trim(partition, min(per_group[g] for g in groups))
 
 
+class _IdleWaitLocalConsumer(LocalConsumer[KafkaPayload]):
+    """arroyo's LocalConsumer never blocks in poll(); the stream processor would spin a CPU while
+    idle. This one waits up to MAX_POLL_S when there is nothing to read, like a Kafka consumer."""
+
+    def poll(self, timeout: float | None = None) -> BrokerValue[KafkaPayload] | None:
+        message = super().poll(timeout)
+        if message is None:
+            time.sleep(MAX_POLL_S if timeout is None else min(timeout, MAX_POLL_S))
+        return message
+
+
 class LocalTransport:
     """The in-process transport of embedded mode: one broker shared by every role in the process."""
 
@@ -197,7 +209,7 @@ class LocalTransport:
             self.broker.create_topic(Topic(name), count)
 
     def consumer(self, group: str) -> Consumer[KafkaPayload]:
-        return self.broker.get_consumer(group)
+        return _IdleWaitLocalConsumer(self.broker, group)
 
     def producer(self) -> Producer[KafkaPayload]:
         return self.broker.get_producer()
