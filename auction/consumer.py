@@ -1,5 +1,6 @@
 """The auction role: bid_responses -> run_auction -> auction_outcomes (one outcome per response)."""
 
+import logging
 from collections.abc import Sequence
 
 import msgspec
@@ -9,9 +10,12 @@ from prometheus_client import Counter
 
 from auction.rules import AuctionSettings, run_auction
 from pipeline import topics
+from pipeline.logs import log_requests
 from pipeline.messages import AuctionOutcome, BidResponse, money, utc_now
 from pipeline.roles import RoleContext
 from pipeline.strategies import TransformFactory, payload
+
+logger = logging.getLogger(__name__)
 
 AUCTIONS = Counter("helios_auctions_total", "Auctions run", ["result"])
 
@@ -43,6 +47,7 @@ def auction_factory(ctx: RoleContext) -> TransformFactory:
     rules = auction_settings()
 
     def transform(batch: Sequence[BidResponse]) -> list[KafkaPayload]:
+        log_requests(logger, "auction run", (r.bid_request_id for r in batch))
         return [payload(process_bid_response(r, rules), r.bid_request_id) for r in batch]
 
     return TransformFactory(

@@ -22,6 +22,7 @@ from bidding.breaker import CircuitBreaker
 from bidding.creatives import DEFAULT_CATALOG, CreativeCatalog, catalog_from_config
 from bidding.pricing import BID_CURRENCY, DEFAULT_TIERS, BidDecision, Tiers, price_bid
 from pipeline import topics
+from pipeline.logs import log_requests
 from pipeline.messages import AdCreative, BidRequest, BidResponse, Imp, money, utc_now
 from pipeline.roles import RoleContext
 from pipeline.strategies import TransformFactory, payload
@@ -257,6 +258,7 @@ def bidder_factory(
 
     def transform(batch: Sequence[BidRequest]) -> list[KafkaPayload]:
         responses = process_bid_requests(batch, lookup=lookup, breaker=breaker, config=config)
+        log_requests(logger, "bid priced", (r.bid_request_id for r in responses))
         return [payload(r, r.bid_request_id) for r in responses]
 
     return TransformFactory(

@@ -34,7 +34,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / Redoc assets for /api/docs/, served locally (no CDN)
     "channels",
+    "django_prometheus",
     "pipeline",
     "intake",
     "profiles",
@@ -45,6 +47,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -52,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "helios_site.urls"
@@ -175,6 +179,28 @@ HELIOS_PROFILE_LOOKUP = env.str("HELIOS_PROFILE_LOOKUP", default="")
 HELIOS_OUTCOMES_BATCH_SIZE = env.int("HELIOS_OUTCOMES_BATCH_SIZE", default=1000)
 HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default=0.05)
 HELIOS_PUBLIC_API = env.bool("HELIOS_PUBLIC_API", default=False)
+
+# REST API (SPEC §7, §11): token or session authentication; the views allow anonymous reads only
+# when HELIOS_PUBLIC_API is true (read per request). Money is rendered as JSON numbers.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous request gets 401 with `WWW-Authenticate: Token`.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Helios API",
+    "DESCRIPTION": "Auction outcomes and their statistics (read-only).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 # Auction (SPEC §6)
 HELIOS_AUCTION_MIN_THRESHOLD = env.float("HELIOS_AUCTION_MIN_THRESHOLD", default=0.30)

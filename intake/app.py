@@ -17,6 +17,7 @@ from django.conf import settings
 from intake import metrics
 from intake.producer import Publisher, Unavailable
 from intake.validation import InvalidRequest, parse_bid_request
+from pipeline.logs import log_requests
 from pipeline.messages import encode
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class IntakeApp:
             metrics.KAFKA_PUBLISH_ERRORS.inc()
             self._log_failure(exc, request.request_id)
             return self.unavailable
+        log_requests(logger, "bid request accepted", (request.request_id,))
         accepted = {"status": "accepted", "request_id": request.request_id, "imps": len(request.imps)}
         return Response(202, _json.encode(accepted))
 

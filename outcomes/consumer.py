@@ -28,6 +28,7 @@ from outcomes.metrics import BATCH_DURATION, WRITE_RETRIES
 from outcomes.rows import InvalidOutcome, outcome_row
 from outcomes.services import outcome_record_batch
 from pipeline import topics
+from pipeline.logs import log_requests
 from pipeline.messages import AuctionOutcome
 from pipeline.roles import RoleContext
 from pipeline.strategies import KeepDroppedOffsetsInOrder, decode_step
@@ -48,6 +49,7 @@ def process_outcome_batch(outcomes: Sequence[AuctionOutcome]) -> int:
     close_old_connections()
     started = time.perf_counter()
     inserted = outcome_record_batch(outcomes=outcomes)
+    log_requests(logger, "outcome stored", (o.bid_request_id for o in outcomes))
     BATCH_DURATION.observe(time.perf_counter() - started)
     return inserted
 

@@ -4,6 +4,7 @@ log call passes `extra={"request_id": ...}`, the request id (SPEC §9)."""
 import json
 import logging
 import os
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 SERVICE_ENV = "HELIOS_SERVICE"
@@ -31,3 +32,11 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exc_info"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+def log_requests(logger: logging.Logger, action: str, request_ids: Iterable[str]) -> None:
+    """At DEBUG only, one line per request naming what this role did with it, so one bid can be
+    followed through every role's logs by its request_id; INFO stays quiet per message."""
+    if logger.isEnabledFor(logging.DEBUG):
+        for request_id in request_ids:
+            logger.debug(action, extra={"request_id": request_id})

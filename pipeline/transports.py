@@ -4,6 +4,7 @@ Both give arroyo `Consumer`/`Producer` objects over `KafkaPayload`, so a role's 
 is the same in both modes; only this wiring differs.
 """
 
+import json
 import threading
 import time
 from collections import deque
@@ -27,6 +28,7 @@ from arroyo.backends.local.storages.abstract import (
 from arroyo.errors import OffsetOutOfRange
 from arroyo.types import BrokerValue, Partition, Topic
 from django.conf import settings
+from prometheus_client import Gauge
 
 from pipeline import topics
 
@@ -49,6 +51,25 @@ CONSUMER_DEFAULTS: dict[str, Any] = {
     "session.timeout.ms": 10_000,
     "heartbeat.interval.ms": 1_000,
 }
+
+
+CONSUMER_LAG = Gauge(
+    "helios_consumer_lag",
+    "Messages in a partition not yet consumed by this role (librdkafka statistics)",
+    ["topic", "partition"],
+)
+# How often librdkafka reports statistics (the consumer lag above).
+STATS_INTERVAL_MS = 5_000
+
+
+def record_consumer_lag(stats_json: str) -> None:
+    """librdkafka's statistics callback: publishes the consumer lag of each assigned partition."""
+    stats = json.loads(stats_json)
+    for topic, info in stats.get("topics", {}).items():
+        for partition, numbers in info.get("partitions", {}).items():
+            lag = numbers.get("consumer_lag", -1)
+            if partition != "-1" and lag >= 0:
+                CONSUMER_LAG.labels(topic, partition).set(lag)
 
 
 class Transport(Protocol):
@@ -79,6 +100,13 @@ class KafkaTransport:
             auto_offset_reset="earliest",
             bootstrap_servers=bootstrap_servers(),
         )
+        arroyo_stats = config["stats_cb"]
+
+        def stats(stats_json: str) -> None:
+            arroyo_stats(stats_json)
+            record_consumer_lag(stats_json)
+
+        config.update({"statistics.interval.ms": STATS_INTERVAL_MS, "stats_cb": stats})
         return _ShortPollKafkaConsumer(config)
 
     def producer(self) -> Producer[KafkaPayload]:
