@@ -27,13 +27,14 @@ from conftest import REPO, free_port, manage, service_env
 from profiles.demo import DEMO_BY_ID
 
 ROLE_PORT_ENV = {
+    "web": "HELIOS_WEB_PORT",
     "handler": "HELIOS_HANDLER_METRICS_PORT",
     "bidder": "HELIOS_BIDDER_METRICS_PORT",
     "auction": "HELIOS_AUCTION_METRICS_PORT",
     "outcomes": "HELIOS_OUTCOMES_METRICS_PORT",
     "profiles": "HELIOS_PROFILES_METRICS_PORT",
 }
-PIPELINE = ("profiles", "outcomes", "auction", "bidder", "handler")
+PIPELINE = ("profiles", "outcomes", "auction", "bidder", "handler", "web")
 
 
 def database_url() -> str:
@@ -93,15 +94,33 @@ class Platform:
         )
 
     def start(self, role: str) -> None:
+        if role == "web":
+            self.procs[role] = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("daphne")),
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(self.ports["web"]),
+                    "helios_site.asgi:application",
+                ],
+                cwd=REPO,
+                env=self.env,
+                stdout=open(self.workdir / "web.log", "ab"),  # noqa: SIM115 - handed to the child
+                stderr=subprocess.STDOUT,
+            )
+            wait_for(lambda: http_get(self.ports["web"], "/healthz")[0] == 200, 60, "web to be healthy")
+            return
         args = ("runprofiles",) if role == "profiles" else ("runkafka", role)
         self.procs[role] = manage(*args, env=self.env, log=self.workdir / f"{role}.log")
         wait_for(lambda: http_get(self.ports[role], "/healthz")[0] == 200, 60, f"{role} to be healthy")
         if role == "handler":
             wait_for(lambda: http_get(self.handler_port, "/healthz")[0] == 200, 60, "handler to reach Kafka")
 
-    def start_all(self) -> None:
+    def start_all(self, *, web: bool = False) -> None:
         for role in PIPELINE:
-            self.start(role)
+            if role != "web" or web:
+                self.start(role)
 
     def kill(self, role: str) -> None:
         """kill -9: no chance to finish, commit or flush."""
