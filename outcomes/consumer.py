@@ -22,7 +22,7 @@ from arroyo.processing.strategies.abstract import ProcessingStrategy, Processing
 from arroyo.processing.strategies.batching import ValuesBatch
 from arroyo.types import BrokerValue, Commit, FilteredPayload, Message, Partition
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, reset_queries
 
 from outcomes.metrics import BATCH_DURATION, WRITE_RETRIES
 from outcomes.rows import InvalidOutcome, outcome_row
@@ -47,6 +47,8 @@ Batch = ValuesBatch[AuctionOutcome | None]
 def process_outcome_batch(outcomes: Sequence[AuctionOutcome]) -> int:
     """Writes one batch in one transaction; returns the rows inserted. Raises on database errors."""
     close_old_connections()
+    # With DEBUG on (embedded demo), Django keeps every query; a long-running worker must drop them.
+    reset_queries()
     started = time.perf_counter()
     inserted = outcome_record_batch(outcomes=outcomes)
     log_requests(logger, "outcome stored", (o.bid_request_id for o in outcomes))
