@@ -106,18 +106,36 @@ class Command(BaseCommand):
         tally = Tally()
         local = threading.local()
 
-        def send(body: dict[str, Any], scheduled: float) -> None:
+        def connection() -> http.client.HTTPConnection:
             conn = getattr(local, "conn", None)
             if conn is None:
                 conn = local.conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=TIMEOUT_S)
+            return conn
+
+        def post(body: dict[str, Any]) -> tuple[int, bytes]:
+            # A keep-alive connection the server closed while idle fails on the next send; the
+            # request never arrived, so it is sent again once on a fresh connection.
+            for attempt in (1, 2):
+                conn = connection()
+                try:
+                    conn.request("POST", target.path or "/bid", json.dumps(body), {"Content-Type": "application/json"})
+                    response = conn.getresponse()
+                    return response.status, response.read()
+                except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                    conn.close()
+                    local.conn = None
+                    if attempt == 2:
+                        raise
+            raise AssertionError("unreachable")
+
+        def send(body: dict[str, Any], scheduled: float) -> None:
             try:
-                conn.request("POST", target.path or "/bid", json.dumps(body), {"Content-Type": "application/json"})
-                response = conn.getresponse()
-                raw = response.read()
-                imps = json.loads(raw).get("imps", 0) if response.status == 202 else 0
-                tally.record(str(response.status), imps, time.monotonic() - scheduled)
+                status, raw = post(body)
+                imps = json.loads(raw).get("imps", 0) if status == 202 else 0
+                tally.record(str(status), imps, time.monotonic() - scheduled)
             except (OSError, http.client.HTTPException, ValueError) as exc:
-                conn.close()
+                if local.conn is not None:
+                    local.conn.close()
                 local.conn = None
                 tally.record(type(exc).__name__, 0, time.monotonic() - scheduled)
 
