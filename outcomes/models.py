@@ -47,9 +47,10 @@ class AuctionOutcome(models.Model):
             models.Index(fields=["win_status", "timestamp"], name="outcome_win_timestamp_idx"),
             models.Index(fields=["user_id", "timestamp"], name="outcome_user_timestamp_idx"),
             models.Index(fields=["site_domain", "timestamp"], name="outcome_site_timestamp_idx"),
-            models.Index(fields=["win_price"], name="outcome_win_price_idx"),
-            models.Index(fields=["bid_price"], name="outcome_bid_price_idx"),
-            models.Index(fields=["created_at"], name="outcome_created_at_idx"),
+            # With the id the API breaks ordering ties by, so `ordering=win_price` walks the index.
+            models.Index(fields=["win_price", "id"], name="outcome_win_price_id_idx"),
+            models.Index(fields=["bid_price", "id"], name="outcome_bid_price_id_idx"),
+            models.Index(fields=["created_at", "id"], name="outcome_created_at_id_idx"),
         ]
 
     def __str__(self) -> str:

@@ -5,14 +5,16 @@ number of outcomes); with one (the API's filtered set) they are aggregated over 
 the same numbers for the same set. Zeros, never None, on an empty set.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
+from outcomes.filters import OutcomeFilter, OutcomeListFilter
 from outcomes.models import MONEY_PLACES, SUM_DIGITS, AuctionOutcome, OutcomeDailyRollup
 
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
@@ -116,3 +118,69 @@ def outcome_daily_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> 
         for day, total, wins, revenue in days
         if total
     ]
+
+
+# --- The REST API's reads: a filtered selection of outcomes, its size, one outcome ---
+
+
+class OutcomeFilterError(ValueError):
+    """Bad filter values. `errors` maps each bad parameter to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class OutcomeSelection:
+    """Validated filters and the rows they select.
+
+    `active` names the filters that narrow the set; with none, `queryset` is every outcome and
+    the stats can come from the rollups. `win_status` is the wins/losses restriction (from the
+    `win_status` filter or the winners endpoint), None when both are included."""
+
+    queryset: QuerySet[AuctionOutcome]
+    active: frozenset[str]
+    win_status: bool | None
+
+    @property
+    def narrowed(self) -> bool:
+        return bool(self.active)
+
+
+def outcome_select(*, filters: Mapping[str, Any], ordered: bool = True, wins_only: bool = False) -> OutcomeSelection:
+    """The outcomes `filters` (the API's query parameters) select, via `OutcomeListFilter`
+    (`ordered`: with the `ordering` parameter, default `-timestamp`) or `OutcomeFilter` (stats:
+    unordered). `wins_only` keeps wins only. Raises OutcomeFilterError on any bad value."""
+    filterset_class = OutcomeListFilter if ordered else OutcomeFilter
+    filterset = filterset_class(data=filters, queryset=AuctionOutcome.objects.all())
+    if not filterset.is_valid():
+        raise OutcomeFilterError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
+    queryset = filterset.qs
+    active = set(filterset.active_filters())
+    win_status: bool | None = filterset.form.cleaned_data.get("win_status")
+    if wins_only:
+        active.add("win_status")
+        queryset = queryset.filter(win_status=True) if win_status is not False else queryset.none()
+        win_status = True
+    return OutcomeSelection(queryset=queryset, active=frozenset(active), win_status=win_status)
+
+
+def outcome_count(*, selection: OutcomeSelection) -> int:
+    """How many outcomes `selection` holds. Exact. Sets that only the wins/losses split narrows
+    are counted from the daily rollups (a few hundred rows: COUNT(*) over millions of rows takes
+    a sequential or index-only scan of them all); any other filter is counted over its rows."""
+    if selection.active - {"win_status"}:
+        return selection.queryset.count()
+    sums = OutcomeDailyRollup.objects.aggregate(total=Coalesce(Sum("total"), 0), wins=Coalesce(Sum("wins"), 0))
+    total, wins = int(sums["total"]), int(sums["wins"])
+    if selection.win_status is None:
+        return total
+    return wins if selection.win_status else total - wins
+
+
+def outcome_get(*, outcome_id: int) -> AuctionOutcome | None:
+    """One stored outcome, None when there is no such id (including ids no row can have)."""
+    if not 0 < outcome_id < 2**63:
+        return None
+    return AuctionOutcome.objects.filter(pk=outcome_id).first()

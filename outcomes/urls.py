@@ -1,5 +1,19 @@
-"""REST API routes under /api/ (SPEC §7)."""
+"""REST API routes under /api/ (SPEC §7), its OpenAPI schema and its browsable docs."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from outcomes import apis
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("outcomes/", apis.OutcomeListApi.as_view(), name="api-outcomes"),
+    path("outcomes/stats/", apis.OutcomeStatsApi.as_view(), name="api-outcomes-stats"),
+    path("outcomes/winners/", apis.OutcomeWinnersApi.as_view(), name="api-outcomes-winners"),
+    path("outcomes/daily-stats/", apis.OutcomeDailyStatsApi.as_view(), name="api-outcomes-daily-stats"),
+    path("outcomes/daily_stats/", apis.OutcomeDailyStatsAliasApi.as_view(), name="api-outcomes-daily-stats-alias"),
+    # After the fixed names; the view answers 404 (JSON) for an id that is not a number.
+    path("outcomes/<str:id>/", apis.OutcomeDetailApi.as_view(), name="api-outcome-detail"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

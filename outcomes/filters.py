@@ -1,0 +1,184 @@
+"""The REST API's filters of outcomes (SPEC §7), as django-filter FilterSets applied by the selectors.
+
+Every bad value is a form error naming its parameter (the API answers 400 with it), never a
+silently ignored filter nor a database error: booleans are strict (`enriched=maybe` is an error,
+where django-filter's default would ignore it), amounts are finite and bounded, times are ISO 8601.
+`outcomes.apis.filter_parameters` documents each filter in the OpenAPI schema.
+"""
+
+import re
+from datetime import UTC, datetime, time
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any
+
+import django_filters
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_date, parse_datetime
+
+from outcomes.models import MONEY_PLACES, AuctionOutcome
+
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
+MAX_AMOUNT = Decimal(10**12)  # any bound above this matches every stored amount (at most 1e8)
+MAX_TEXT_CHARS = 255  # the widest text column (site_domain)
+ORDERING_FIELDS = ("timestamp", "win_price", "bid_price", "created_at")
+DEFAULT_ORDERING = ("-timestamp", "-id")
+
+# A "+hh:mm" offset arrives as " hh:mm" when a client forgets to percent-encode the "+".
+_UNENCODED_PLUS = re.compile(r" (\d{2}(?::?\d{2})?)$")
+
+
+class StrictBooleanField(forms.Field):
+    """`true`/`false` (also 1/0, yes/no, on/off, any case); anything else is an error."""
+
+    TRUE = frozenset({"true", "1", "yes", "on"})
+    FALSE = frozenset({"false", "0", "no", "off"})
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class TimestampField(forms.Field):
+    """An ISO 8601 / RFC 3339 time (`2026-11-26T12:00:00Z`, `...+01:00`; no offset = UTC) or a
+    date (`2026-11-26` = its midnight UTC), as an aware UTC datetime. Times beyond the datetime
+    range after the offset is applied are clamped to it (no stored row is outside it)."""
+
+    default_error_messages = {"invalid": "Must be an ISO 8601 date or date-time, e.g. 2026-11-26T12:00:00Z."}
+
+    def to_python(self, value: Any) -> datetime | None:
+        if value in self.empty_values:
+            return None
+        text = _UNENCODED_PLUS.sub(r"+\1", str(value).strip())
+        try:
+            moment = parse_datetime(text)
+            if moment is None and (day := parse_date(text)) is not None:
+                moment = datetime.combine(day, time.min)
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+
+class StrictBooleanFilter(django_filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
+class TextFilter(django_filters.CharFilter):
+    """An exact match on a text column (NUL characters are refused by Django's CharField)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_TEXT_CHARS)
+        super().__init__(*args, **kwargs)
+
+
+class AmountFilter(django_filters.NumberFilter):
+    """A bound on a money column. Stored amounts have MONEY_PLACES decimals, so rounding a lower
+    bound up (an upper bound down) to that many places selects the same rows, and keeps what
+    reaches the database a small, ordinary number whatever the client sent (`1e-99999`)."""
+
+    def __init__(self, *args: Any, rounding: str, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", Decimal(0))
+        kwargs.setdefault("max_value", MAX_AMOUNT)
+        self.rounding = rounding
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: QuerySet[AuctionOutcome], value: Decimal | None) -> QuerySet[AuctionOutcome]:
+        if value is not None:
+            value = value.quantize(MONEY_QUANTUM, rounding=self.rounding)
+        return super().filter(qs, value)
+
+
+class TimestampFilter(django_filters.Filter):
+    field_class = TimestampField
+
+
+class OutcomeOrderingFilter(django_filters.OrderingFilter):
+    """`ordering=<field>[,<field>...]`, `-` for descending; default `-timestamp`. The id breaks ties
+    so that pages never overlap or skip rows that share a timestamp or price."""
+
+    def filter(self, qs: QuerySet[AuctionOutcome], value: list[str] | None) -> QuerySet[AuctionOutcome]:
+        if not value:
+            return qs.order_by(*DEFAULT_ORDERING)
+        ordering = [self.get_ordering_value(param) for param in value]
+        return qs.order_by(*ordering, "-id" if ordering[0].startswith("-") else "id")
+
+
+class OutcomeFilter(django_filters.FilterSet):
+    """The filters of the list, winners, stats and daily stats (SPEC §7)."""
+
+    user_id = TextFilter(help_text="Exact user id.")
+    site_domain = TextFilter(help_text="Exact site domain.")
+    bid_id = TextFilter(help_text="Exact bid (request) id.")
+    win_status = StrictBooleanFilter(help_text="true: wins only; false: losses only.")
+    enriched = StrictBooleanFilter(help_text="true: bids priced with the user's profile.")
+    min_price = AmountFilter(
+        field_name="win_price", lookup_expr="gte", rounding=ROUND_CEILING, help_text="win_price >= this."
+    )
+    max_price = AmountFilter(
+        field_name="win_price", lookup_expr="lte", rounding=ROUND_FLOOR, help_text="win_price <= this."
+    )
+    min_bid = AmountFilter(
+        field_name="bid_price", lookup_expr="gte", rounding=ROUND_CEILING, help_text="bid_price >= this."
+    )
+    max_bid = AmountFilter(
+        field_name="bid_price", lookup_expr="lte", rounding=ROUND_FLOOR, help_text="bid_price <= this."
+    )
+    since = TimestampFilter(
+        field_name="timestamp",
+        lookup_expr="gte",
+        help_text="Event time at or after this ISO 8601 time (a date means its midnight UTC).",
+    )
+    until = TimestampFilter(
+        field_name="timestamp",
+        lookup_expr="lt",
+        help_text="Event time strictly before this ISO 8601 time (a date means its midnight UTC).",
+    )
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=MAX_TEXT_CHARS,
+        help_text="Case-insensitive substring of the bid id, user id or site domain.",
+    )
+
+    class Meta:
+        model = AuctionOutcome
+        fields: list[str] = []
+
+    def filter_search(self, queryset: QuerySet[AuctionOutcome], name: str, value: str) -> QuerySet[AuctionOutcome]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(bid_id__icontains=value) | Q(user_id__icontains=value) | Q(site_domain__icontains=value)
+        )
+
+    def active_filters(self) -> set[str]:
+        """The names of the filters that narrow the set (valid and not empty). Call after is_valid()."""
+        return {
+            name
+            for name, value in self.form.cleaned_data.items()
+            if name != "ordering" and value not in (None, "", [], ()) and not (name == "search" and not value.strip())
+        }
+
+
+class OutcomeListFilter(OutcomeFilter):
+    """The list's filters plus `ordering`."""
+
+    ordering = OutcomeOrderingFilter(
+        fields=ORDERING_FIELDS,
+        help_text="Sort by " + ", ".join(ORDERING_FIELDS) + "; prefix - for descending; default -timestamp.",
+    )
