@@ -27,7 +27,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_profiles
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help run system-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow lint format protos check
+.PHONY: help run system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -53,7 +53,10 @@ topics: services-up
 system-deps:
 	bash scripts/system-deps.sh
 
-test: system-deps services-up topics
+browser-deps:
+	bash scripts/browser-deps.sh
+
+test: system-deps browser-deps services-up topics
 	$(SERVICES_ENV) $(PY) -m pytest
 
 # Only the layers that need no service.

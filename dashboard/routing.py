@@ -1,5 +1,9 @@
 """Websocket routes (SPEC §8): /ws/dashboard/."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-websocket_urlpatterns: list[URLPattern | URLResolver] = []
+from dashboard.consumers import DashboardConsumer
+
+websocket_urlpatterns: list[URLPattern | URLResolver] = [
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),
+]

@@ -1,5 +1,11 @@
 """The live dashboard page at / (SPEC §8)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from dashboard.views import dashboard_page
+
+app_name = "dashboard"
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", dashboard_page, name="page"),
+]

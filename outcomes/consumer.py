@@ -27,6 +27,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from outcomes.metrics import BATCH_DURATION, WRITE_RETRIES
 from outcomes.rows import InvalidOutcome, outcome_row
 from outcomes.services import outcome_record_batch
+from outcomes.snapshots import start_publisher
 from pipeline import topics
 from pipeline.logs import log_requests
 from pipeline.messages import AuctionOutcome
@@ -188,6 +189,7 @@ class OutcomesStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
 
 def outcomes_factory(ctx: RoleContext) -> OutcomesStrategyFactory:
     ctx.ready_checks["database"] = database_ready
+    ctx.closers.append(start_publisher())  # dashboard snapshots, at most one per interval
     return OutcomesStrategyFactory(
         max_batch_size=settings.HELIOS_OUTCOMES_BATCH_SIZE, max_batch_time_s=settings.HELIOS_OUTCOMES_BATCH_TIME_S
     )

@@ -17,11 +17,13 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from conftest import REPO, free_port
 from outcomes.models import AuctionOutcome
@@ -148,7 +150,17 @@ def page(playwright) -> Iterator[Any]:
 
 
 def wait_stored(count: int) -> None:
-    wait_for(lambda: AuctionOutcome.objects.count() >= count, 120, f"{count} stored outcomes", interval_s=0.05)
+    """Waits until `count` outcomes are stored. The ORM runs in a thread of its own: Playwright's
+    sync API keeps an event loop in the test's thread, where Django refuses blocking queries."""
+
+    def wait() -> None:
+        try:
+            wait_for(lambda: AuctionOutcome.objects.count() >= count, 120, f"{count} stored outcomes", interval_s=0.05)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(wait).result()
 
 
 def test_dashboard_follows_the_live_pipeline_in_a_real_browser(platform, web, page, artifacts_dir):
