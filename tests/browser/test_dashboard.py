@@ -14,12 +14,10 @@ import collections
 import signal
 import subprocess
 import sys
-import tempfile
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -31,17 +29,6 @@ from tests.e2e.harness import Platform, expected_outcomes, http_get, make_bids, 
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DASHBOARD_REDIS_DB = 13
 # Snapshots go out every 0.5 s: what was stored shows within this (SPEC §8: live, no reload).
 UPDATE_TIMEOUT_MS = 2_000
@@ -99,18 +86,6 @@ class Web:
 
 
 @pytest.fixture
-def playwright() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        pytest.fail(f"Playwright's Python package is missing ({exc}): pip install -r requirements-dev.txt")
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/browser-deps.sh (Debian's chromium package)")
-    with sync_playwright() as pw:
-        yield pw
-
-
-@pytest.fixture
 def platform(topic_prefix, tmp_path) -> Iterator[Platform]:
     pf = Platform(
         tmp_path,
@@ -131,22 +106,6 @@ def web(platform, tmp_path) -> Iterator[Web]:
     server = Web(tmp_path, platform.env)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def page(playwright) -> Iterator[Any]:
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile,
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_ARGS,
-            viewport={"width": 1440, "height": 900},
-        )
-        try:
-            yield context.pages[0] if context.pages else context.new_page()
-        finally:
-            context.close()
 
 
 def wait_stored(count: int) -> None:

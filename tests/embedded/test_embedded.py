@@ -71,7 +71,7 @@ def stats(port: int) -> dict:
 
 
 @pytest.mark.e2e
-def test_simulated_traffic_is_all_stored_and_counted(embedded):
+def test_simulated_traffic_is_all_stored_counted_and_shown(embedded, page, artifacts_dir):
     ports, env = embedded
     result = subprocess.run(
         [
@@ -100,3 +100,9 @@ def test_simulated_traffic_is_all_stored_and_counted(embedded):
     final = stats(ports["web"])
     assert final["total_outcomes"] == expected
     assert final["total_wins"] + final["total_losses"] == expected
+
+    # The dashboard shows the same total (cards come from the websocket snapshot).
+    page.goto(f"http://127.0.0.1:{ports['web']}/")
+    total = page.locator("#card-total [data-value]")
+    total.filter(has_text=f"{expected:,}").or_(total.filter(has_text=str(expected))).wait_for(timeout=15_000)
+    page.screenshot(path=str(artifacts_dir / "embedded-dashboard.png"), full_page=True)
