@@ -187,3 +187,11 @@ def test_unknown_role_exits_2_listing_the_roles():
     assert result.returncode == 2
     for role in ("handler", "bidder", "auction", "outcomes"):
         assert role in result.stderr
+
+
+def test_manage_check_is_clean():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--fail-level", "WARNING"], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
