@@ -56,8 +56,13 @@ system-deps:
 browser-deps:
 	bash scripts/browser-deps.sh
 
+# Fault and load cases stop and restart the services this run uses: they run last.
 test: system-deps browser-deps services-up topics
-	$(SERVICES_ENV) $(PY) -m pytest
+	$(SERVICES_ENV) $(PY) -m pytest -m "not slow"
+	$(SERVICES_ENV) $(PY) -m pytest -m slow
+
+test-slow: system-deps services-up topics
+	$(SERVICES_ENV) $(PY) -m pytest -m slow
 
 # Only the layers that need no service.
 test-fast: venv

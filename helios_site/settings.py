@@ -19,8 +19,39 @@ SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
+# Unset, empty or the development key: a production process refuses to start.
+if not DEBUG and SECRET_KEY.strip() in ("", DEV_SECRET_KEY):
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false")
+
+# --- security (SPEC §11): `manage.py check --deploy` is clean with DJANGO_DEBUG=false; each
+# variable is described in docs/production.md ---
+# Behind a proxy that terminates TLS: the header it sets, and its value for HTTPS, e.g.
+# "HTTP_X_FORWARDED_PROTO,https". Only if the proxy always sets (or strips) that header itself.
+HELIOS_PROXY_SSL_HEADER = env.str("HELIOS_PROXY_SSL_HEADER", default="")
+if HELIOS_PROXY_SSL_HEADER:
+    _header, _, _https = HELIOS_PROXY_SSL_HEADER.partition(",")
+    if not (_header.strip() and _https.strip()):
+        raise ImproperlyConfigured('HELIOS_PROXY_SSL_HEADER must look like "HTTP_X_FORWARDED_PROTO,https"')
+    SECURE_PROXY_SSL_HEADER = (_header.strip(), _https.strip())
+SECURE_SSL_REDIRECT = env.bool("HELIOS_SSL_REDIRECT", default=not DEBUG)
+# Probes and Prometheus speak plain HTTP to the pod: never redirect them (matched without the "/").
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+SESSION_COOKIE_SECURE = env.bool("HELIOS_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("HELIOS_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HELIOS_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("HELIOS_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Origins allowed to POST with a CSRF token (the admin) when they differ from the Host, e.g.
+# "https://helios.example.com" behind a proxy that rewrites Host.
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Slow clients (slowloris) on the handler: a request must arrive whole, headers and body, within
+# this long of its connection opening (or of its first byte, on a kept-alive connection); else the
+# connection is closed (with a 408 when the headers had arrived).
+HELIOS_READ_TIMEOUT_S = env.float("HELIOS_READ_TIMEOUT_S", default=10.0)
+# --- end security ---
 
 INSTALLED_APPS = [
     "daphne",

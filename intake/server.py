@@ -4,14 +4,17 @@
 set `stop`; uvicorn's own signal handling is turned off so that there is one owner of the signals.
 """
 
+import asyncio
 import contextlib
 import logging
 import math
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import uvicorn
 from django.conf import settings
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from intake.app import ASGIApp, create_app
 from intake.producer import IntakeProducer
@@ -22,6 +25,77 @@ logger = logging.getLogger(__name__)
 # Connections + in-flight requests uvicorn accepts before answering 503 itself (no Retry-After).
 DEFAULT_LIMIT_CONCURRENCY = 4096
 KEEP_ALIVE_S = 5
+DEFAULT_READ_TIMEOUT_S = 10.0
+_TIMEOUT_BODY = b'{"error":"request_timeout"}'
+# Written by the protocol itself: the app is still waiting for the body when the deadline passes.
+REQUEST_TIMEOUT = b"".join(
+    [
+        b"HTTP/1.1 408 Request Timeout\r\n",
+        b"content-type: application/json\r\n",
+        b"content-length: %d\r\n" % len(_TIMEOUT_BODY),
+        b"connection: close\r\n\r\n",
+        _TIMEOUT_BODY,
+    ]
+)
+
+
+class ReadTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline on reading each request, which uvicorn lacks: a
+    client that connects and sends nothing, or sends its headers or body a byte at a time
+    (slowloris), would otherwise hold its connection for ever.
+
+    The deadline runs from the connection's opening (first request) or from a later request's first
+    byte, to the request's last byte. When it passes, a request whose headers are complete is
+    answered 408 (the app is still waiting for its body), and the connection is closed. One timer
+    per request; idle keep-alive connections remain uvicorn's `timeout_keep_alive`."""
+
+    read_timeout_s = DEFAULT_READ_TIMEOUT_S
+    _deadline: asyncio.TimerHandle | None = None
+    _head_done = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_done = False
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(self.read_timeout_s, self._timed_out)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _timed_out(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self._head_done and self.cycle is not None and not self.cycle.response_started:
+            self.transport.write(REQUEST_TIMEOUT)
+        self.transport.close()
+
+
+def read_timeout_protocol(timeout_s: float) -> type[ReadTimeoutProtocol]:
+    """The protocol class uvicorn instantiates per connection, with its read deadline."""
+    attributes: dict[str, Any] = {"read_timeout_s": timeout_s}
+    return type("ReadTimeoutProtocol", (ReadTimeoutProtocol,), attributes)
 
 
 class _Server(uvicorn.Server):
@@ -49,7 +123,7 @@ def build_server(app: ASGIApp, stop: threading.Event, *, host: str, port: int) -
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=read_timeout_protocol(settings.HELIOS_READ_TIMEOUT_S),
         lifespan="on",
         interface="asgi3",
         access_log=False,

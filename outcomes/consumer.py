@@ -13,6 +13,7 @@ uncommitted and comes back on restart; the insert is idempotent, so nothing is l
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC
 from typing import Any, cast
 
 from arroyo.backends.kafka import KafkaPayload
@@ -60,12 +61,17 @@ def process_outcome_batch(outcomes: Sequence[AuctionOutcome]) -> int:
 def check_outcome(message: Message[AuctionOutcome]) -> AuctionOutcome:
     """Sends an outcome the database would refuse to the DLQ now, instead of failing its batch."""
     try:
-        outcome_row(message.payload)
-    except InvalidOutcome as exc:
+        row = outcome_row(message.payload)
+        for moment in (row.timestamp, row.auction_timestamp):
+            # A time such as 0001-01-01T00:00:00+01:00 parses, but is out of datetime's range in
+            # UTC: the batch write (its rollup day) would fail on every retry, or, stored, every
+            # read of the row would.
+            moment.astimezone(UTC)
+    except (InvalidOutcome, OverflowError) as exc:
         value = message.value
         assert isinstance(value, BrokerValue)
         raise InvalidMessage(
-            value.partition, value.offset, reason=f"InvalidOutcome: {exc}", log_exception=False
+            value.partition, value.offset, reason=f"{type(exc).__name__}: {exc}", log_exception=False
         ) from exc
     return message.payload
 

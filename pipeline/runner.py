@@ -53,7 +53,7 @@ def build_role(name: str, transport: Transport) -> BuiltRole:
     ctx = RoleContext(role=name, producer=producer, output_topic=output_topic, closers=closers)
     factory = spec.load()(ctx)
     input_topic = topics.resolved(spec.topic)
-    dlq_producer = transport.producer()
+    dlq_producer = transport.producer(dlq=True)
     closers.append(dlq_producer.close)
     processor = StreamProcessor(
         consumer=transport.consumer(consumer_group(name)),

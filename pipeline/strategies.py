@@ -65,9 +65,10 @@ def decode_step(kind: type[T], topic: str, next_step: ProcessingStrategy[Any]) -
     counter = MESSAGES_DECODED.labels(topic)
 
     def _decode(message: Message[KafkaPayload]) -> T:
+        # RecursionError: JSON nested deeper than msgspec recurses, a poison message like any other.
         try:
             decoded = decode(message.payload.value, kind)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError) as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError) as exc:
             broker_value = message.value
             assert isinstance(broker_value, BrokerValue)
             raise InvalidMessage(
