@@ -27,7 +27,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_profiles
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help run system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow lint format protos check
+.PHONY: help run system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -65,6 +65,12 @@ test-slow: system-deps services-up topics
 	$(SERVICES_ENV) $(PY) -m pytest -m slow
 
 # Only the layers that need no service.
+# Benchmarks on the local services; results in bench/results/, table in docs/benchmarks.md.
+# BENCH_QUICK=1 for a short smoke run.
+bench: system-deps services-up topics
+	bash bench/deps.sh
+	$(SERVICES_ENV) bash bench/run.sh
+
 test-fast: venv
 	$(PY) -m pytest -m "not kafka and not services and not e2e and not slow"
 

@@ -115,23 +115,74 @@ def high_watermarks(topic: str, partitions: int = 3, timeout_s: float = 20.0) ->
         consumer.close()
 
 
-def read_messages(topic: str, *, expect: int, timeout_s: float = 30.0) -> list[Any]:
-    """Messages of `topic` from the beginning, once at least `expect` arrived (or the timeout)."""
+def read_messages(topic: str, *, expect: int = 0, timeout_s: float = 60.0) -> list[Any]:
+    """Every message of `topic`: each partition is read from its first offset up to its high
+    watermark (taken when called), so whatever the broker acknowledged before the call is returned.
+
+    No consumer group: the partitions are assigned explicitly, so neither a slow group join nor a
+    rebalance (which re-delivers from the start) can hide or duplicate messages, and completion is
+    decided by offsets, never by counting (duplicates cannot make up for a missing message).
+    `expect` is a minimum: while fewer messages than that are below the watermarks, they are read
+    again (for a message still in flight); after `timeout_s` whatever was read is returned."""
     consumer = Consumer(
         kafka_config(
             **{
-                "group.id": f"reader-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
+                "group.id": f"reader-{uuid.uuid4().hex}",  # required by the client; never joined
                 "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                # Up to the high watermark, not the last stable offset: nothing here is transactional,
+                # but the stopping point must be one the reader can always reach.
+                "isolation.level": "read_uncommitted",
             }
         )
     )
-    consumer.subscribe([topic])
-    out: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
-        while time.monotonic() < deadline and len(out) < expect:
-            out.extend(m for m in consumer.consume(100, timeout=0.5) if m.error() is None)
+        partitions = _partitions(consumer, topic, deadline)
+        start = {p: _watermarks(consumer, topic, p, deadline)[0] for p in partitions}
+        consumer.assign([TopicPartition(topic, p, start[p]) for p in partitions])
+        messages: dict[tuple[int, int], Any] = {}
+        position = dict(start)  # next offset to read, per partition
+        while True:
+            end = {p: _watermarks(consumer, topic, p, deadline)[1] for p in partitions}
+            while any(position[p] < end[p] for p in partitions) and time.monotonic() < deadline:
+                for message in consumer.consume(500, timeout=0.5):
+                    if message.error() is not None:
+                        continue  # transient (retried by the client); a lasting one ends in the timeout
+                    partition, offset = message.partition(), message.offset()
+                    assert partition is not None and offset is not None  # set on every consumed message
+                    messages[(partition, offset)] = message
+                    position[partition] = max(position[partition], offset + 1)
+            if len(messages) >= expect or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)  # fewer than expected below the watermarks: look again
     finally:
         consumer.close()
-    return out
+    return [messages[k] for k in sorted(messages)]
+
+
+def _partitions(consumer: Consumer, topic: str, deadline: float) -> list[int]:
+    """The topic's partition ids from the metadata (a topic created a moment ago may not show yet)."""
+    while True:
+        try:
+            metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
+            if metadata is not None and metadata.error is None and metadata.partitions:
+                return sorted(metadata.partitions)
+            error: Any = metadata.error if metadata is not None else "missing"
+        except KafkaException as exc:
+            error = exc
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topic {topic} has no partitions in the metadata: {error}")
+        time.sleep(0.2)
+
+
+def _watermarks(consumer: Consumer, topic: str, partition: int, deadline: float) -> tuple[int, int]:
+    """(low, high) watermark offsets of one partition, retried while it has no leader yet."""
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+            return int(low), int(high)
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

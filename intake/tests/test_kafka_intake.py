@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import pytest
+from confluent_kafka import Producer
 
 from conftest import free_port
 from intake.app import create_app
 from intake.producer import IntakeProducer, Unavailable, wait_reachable
 from intake.server import build_server
 from intake.tests.helpers import high_watermarks, read_messages
+from pipeline import topics
 from pipeline.messages import BidRequest, Imp, decode
+from pipeline.transports import producer_config
 
 
 @dataclass
@@ -282,7 +285,7 @@ def test_healthz_is_503_when_the_topic_is_missing(topic_prefix, settings):
 
 
 @pytest.mark.kafka
-def test_many_concurrent_bids_are_all_in_kafka(handler):
+def test_many_concurrent_bids_are_all_in_kafka(handler, settings):
     ids = [f"conc-{i}" for i in range(200)]
     statuses: list[int] = []
 
@@ -295,8 +298,31 @@ def test_many_concurrent_bids_are_all_in_kafka(handler):
     for thread in threads:
         thread.join()
     assert statuses == [202] * len(ids)
+    # Every 202 was acknowledged (acks=all) before the reader starts, so each message is below its
+    # partition's high watermark: the reader reads every partition up to it (no consumer group).
     keys = sorted(m.key().decode() for m in read_messages(handler.topic, expect=len(ids)))
-    assert keys == sorted(ids)
+    # On a failure, the watermarks tell a lost message (fewer than sent) from a reading problem.
+    assert keys == sorted(ids), (
+        f"missing {sorted(set(ids) - set(keys))}, read {len(keys)}; the topic's high watermarks sum to "
+        f"{high_watermarks(handler.topic, settings.HELIOS_TOPIC_PARTITIONS)}"
+    )
+
+
+@pytest.mark.kafka
+def test_reader_returns_every_message_below_the_watermarks(topic_prefix, settings):
+    """`read_messages` is done when each partition is read up to its high watermark: neither a count
+    nor a consumer group decides, so a slow group join or a rebalance cannot make it miss one."""
+    topic = topics.resolved(topics.BID_REQUESTS)
+    producer = Producer(producer_config())
+    keys = [f"r-{i}" for i in range(60)]
+    for key in keys:
+        producer.produce(topic, b"{}", key.encode())
+    assert producer.flush(30) == 0
+    first = read_messages(topic)  # no `expect`: the watermarks alone say when it is done
+    assert sorted(m.key().decode() for m in first) == sorted(keys)
+    assert {m.partition() for m in first} == set(range(settings.HELIOS_TOPIC_PARTITIONS))
+    # No state is left behind (no committed offsets): a second read returns the same messages.
+    assert [(m.partition(), m.offset()) for m in read_messages(topic)] == [(m.partition(), m.offset()) for m in first]
 
 
 # --- the broker is unreachable (no Kafka needed: the producer points at a closed port) ---

@@ -1,0 +1,475 @@
+"""Renders docs/benchmarks.md from bench/results/*.json (and the findings in bench/findings.md).
+
+    .venv/bin/python bench/report.py [--out docs/benchmarks.md]
+
+Missing results are shown as "not run". Nothing here measures anything.
+"""
+
+import argparse
+import bisect
+import json
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+FINDINGS = REPO / "bench" / "findings.md"
+RSS_TARGET_RATIO = 1.2
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def num(value: Any, digits: int = 0, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.{digits}f}" if isinstance(value, int | float) else str(value)
+    return f"{text} {unit}".rstrip()
+
+
+def met(flag: bool | None) -> str:
+    return "—" if flag is None else ("**met**" if flag else "**not met**")
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def when(result: dict[str, Any] | None) -> str:
+    if not result:
+        return "not run"
+    quick = " (BENCH_QUICK smoke run: not the published figures)" if result.get("quick") else ""
+    load_start = result.get("machine", {}).get("load_average_at_start", "?")
+    return f"{result.get('when', '?')}, load average {load_start} → {result.get('load_average_at_end', '?')}{quick}"
+
+
+def machine_section(results: list[dict[str, Any] | None]) -> list[str]:
+    about = next((r["machine"] for r in results if r and "machine" in r), None)
+    lines = ["## The machine", ""]
+    if about is None:
+        return [*lines, "No results yet: run `make bench`.", ""]
+    lines += table(
+        ["", ""],
+        [
+            ["CPUs (nproc)", str(about.get("nproc"))],
+            ["Memory", f"{about.get('memory_gib')} GiB"],
+            ["CPU model", about.get("cpu_model", "?")],
+            ["Kernel", about.get("kernel", "?")],
+            ["Python", about.get("python", "?")],
+            ["Kafka", about.get("kafka", "?")],
+            ["PostgreSQL", about.get("postgresql", "?")],
+            ["Redis", about.get("redis", "?")],
+        ],
+    )
+    lines += [
+        f"Everything shares these {about.get('nproc')} cores: Kafka, PostgreSQL and Redis, every role process, and "
+        "the load generator (wrk or bench/loadgen.py). The figures are therefore what one small box does with the whole "
+        "platform on it, not what a role does on a core of its own. The load average at the start and end of each "
+        "benchmark is recorded with it; other work on the machine (test suites) shows there.",
+        "",
+    ]
+    return lines
+
+
+def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any) -> list[str]:
+    rows: list[list[str]] = []
+    if intake:
+        rows.append(
+            [
+                "Intake: accepted bids/s (wrk, 64 connections)",
+                num(intake["accepted_per_s"]),
+                "≥ 10,000",
+                met(intake["accepted_per_s"] >= intake["targets"]["accepted_per_s"]),
+            ]
+        )
+        p99 = intake.get("p99_ms")
+        rows.append(
+            [
+                "Intake: p99 latency",
+                num(p99, 2, "ms"),
+                "≤ 10 ms",
+                met(p99 is not None and p99 <= intake["targets"]["p99_ms"]),
+            ]
+        )
+    else:
+        rows.append(["Intake", "not run", "≥ 10,000/s, p99 ≤ 10 ms", "—"])
+    if e2e:
+        best = e2e.get("max_sustained_rate_per_s")
+        rows.append(
+            [
+                "End to end: highest sustained bids/s with p99 received→stored ≤ 100 ms",
+                num(best) if best else "none of the steps",
+                "≥ 5,000",
+                met(e2e["met"]["rate"]),
+            ]
+        )
+        rows.append(
+            [
+                "End to end: p50 received→stored at 1,000 bids/s",
+                num(e2e.get("p50_ms_at_1000"), 1, "ms"),
+                "≤ 15 ms",
+                met(e2e["met"]["p50_at_1000"]),
+            ]
+        )
+    else:
+        rows.append(["End to end", "not run", "≥ 5,000/s, p99 ≤ 100 ms; p50 ≤ 15 ms at 1,000/s", "—"])
+    if roles:
+        for key, label, unit_key, target_key in (
+            ("outcomes", "Outcomes sink: rows/s (1 process)", "rows_per_s", "outcomes_rows_per_s"),
+            ("bidder", "Bidder: messages/s (1 process)", "messages_per_s", "bidder_messages_per_s"),
+        ):
+            single = next((r for r in roles.get(key, []) if r["processes"] == 1), None)
+            target = roles["targets"][target_key]
+            rows.append(
+                [
+                    label,
+                    num(single[unit_key]) if single else "not run",
+                    f"≥ {target:,}",
+                    met(single[unit_key] >= target) if single else "—",
+                ]
+            )
+        for run in roles.get("profiles", []):
+            rows.append(
+                [
+                    f"Profile lookups/s, batch_get of 500 ids, {run['client_threads']} client thread(s)",
+                    num(run["lookups_per_s"]),
+                    "—",
+                    "—",
+                ]
+            )
+    if rss:
+        rows.append(
+            [
+                f"Embedded mode: RSS after {rss['minutes']:g} min / after 1 min at {rss['rate_per_s']:g} bids/s",
+                f"{rss['ratio']} ({rss['rss_mib_at_1_min']:.0f} → {rss['rss_mib_at_end']:.0f} MiB)",
+                f"≤ {RSS_TARGET_RATIO}",
+                met(rss["ratio"] <= RSS_TARGET_RATIO),
+            ]
+        )
+    if api:
+        for row in api.get("results", []):
+            if row.get("target_p50_ms"):
+                rows.append(
+                    [
+                        f"API ({api.get('rows', 0):,} rows): {row['name']} p50",
+                        num(row["p50_ms"], 2, "ms"),
+                        f"≤ {row['target_p50_ms']:g} ms",
+                        met(row.get("met")),
+                    ]
+                )
+    return ["## Results against the targets", "", *table(["Benchmark", "Result", "Target", "Met"], rows)]
+
+
+def intake_section(intake: Any) -> list[str]:
+    lines = ["## Intake", ""]
+    if not intake:
+        return [*lines, "Not run.", ""]
+    setup = intake["setup"]
+    lines += [
+        f"`{intake['command']}` against `{setup['server']}`, {setup['seconds']} s after a 3 s warm-up, "
+        f"topic with {setup['partitions']} partitions on the real broker. {when(intake)}; "
+        f"load average during the run {intake.get('load_average_during', '?')}.",
+        "",
+    ]
+    errors = intake.get("socket_errors") or {}
+    lines += table(
+        ["accepted/s", "p50", "p90", "p99", "p99.9", "non-202", "socket errors", "messages on the topic"],
+        [
+            [
+                num(intake["accepted_per_s"]),
+                num(intake.get("p50_ms"), 2, "ms"),
+                num(intake.get("p90_ms"), 2, "ms"),
+                num(intake.get("p99_ms"), 2, "ms"),
+                num(intake.get("p99_9_ms"), 2, "ms"),
+                num(intake["not_202"]),
+                ", ".join(f"{k} {v}" for k, v in errors.items() if v) or "0",
+                f"{intake['messages_on_topic']:,} (≥ accepted: {'yes' if intake['every_202_on_topic'] else 'NO'})",
+            ]
+        ],
+    )
+    lines += [
+        "wrk is closed loop (each connection waits for its answer), so these latencies are those of 64 busy "
+        "connections, not of an open-loop arrival rate; the end-to-end benchmark below is open loop.",
+        "",
+    ]
+    return lines
+
+
+def _stages(stages: dict[str, Any]) -> str:
+    keys = ("received_to_priced_ms", "priced_to_auctioned_ms", "auctioned_to_write_start_ms")
+    if not stages.get("rows"):
+        return "—"
+    return " / ".join(num(stages[k][0], 0) for k in keys)
+
+
+def e2e_section(e2e: Any) -> list[str]:
+    lines = ["## End to end", ""]
+    if not e2e:
+        return [*lines, "Not run.", ""]
+    setup = e2e["setup"]
+    lines += [
+        f"{setup['roles']}; {setup['generator']}; {setup['seconds_per_step']:g} s per step; "
+        f"{setup['partitions']} partitions. {when(e2e)}.",
+        "",
+        "Latency is received (the handler's `received_at`) → stored (the outcomes transaction committed): the "
+        "outcomes role's `helios_pipeline_latency_seconds` histogram, scraped after each step's warm-up and at its "
+        "end, p50/p99 interpolated inside the buckets of the difference (bucket bounds 5, 10, 25, 50, 100, 250 ms...; "
+        "`received_at` has millisecond resolution). A step is *sustained* when, over the same window, the bidder "
+        "consumed ≥ 95 % of the requests the handler accepted, the outcomes role stored ≥ 95 % of the impressions the "
+        "bidder priced, the backlog left at the end drained within 2 s, the generator kept its rate and < 0.1 % of "
+        "requests were answered other than 202. Bids are requests; each carries 1-3 impressions (~1.7 on average), "
+        "and every impression is one stored row.",
+        "",
+    ]
+    rows = []
+    for step in e2e["steps"]:
+        client = step.get("client", {})
+        failed = [k for k, v in step["checks"].items() if not v]
+        cores = step.get("cpu_cores", {})
+        rows.append(
+            [
+                num(step["rate_per_s"]),
+                num(step["accepted_per_s"]),
+                num(step["stored_per_s"]),
+                num(step["latency_p50_ms"], 1),
+                num(step["latency_p99_ms"], 1),
+                num(client.get("latency_p99_ms"), 1),
+                num(step["drain_s"], 2),
+                "yes" if step["sustained"] else "no: " + ", ".join(failed),
+                "**pass**" if step["passed"] else "fail",
+                _stages(step.get("stages_p50_p99", {})),
+                " ".join(f"{k[:3]} {v}" for k, v in cores.items() if k in ("handler", "bidder", "auction", "outcomes")),
+                f"{cores.get('kafka', '—')} / {cores.get('postgres', '—')} / {cores.get('machine', '—')}",
+                step.get("load_average", "—"),
+            ]
+        )
+    lines += table(
+        [
+            "bids/s sent",
+            "accepted/s",
+            "rows stored/s",
+            "p50 ms",
+            "p99 ms",
+            "client p99 ms",
+            "drain s",
+            "sustained",
+            "p99 ≤ 100 ms & sustained",
+            "p50 per hop ms: →priced / →auctioned / →write",
+            "cores: roles",
+            "cores: kafka / postgres / machine",
+            "load avg",
+        ],
+        rows,
+    )
+    lines += [
+        "*p50 per hop* comes from the rows stored during the window: the handler's `received_at` → the bidder's "
+        "`timestamp` → the auction's `auction_timestamp` → the outcomes batch's `created_at` (its write began; "
+        "the write itself is the rest of the p50 above). "
+        "*client p99* is the generator's HTTP answer latency (from each request's due time). *cores* are CPU "
+        "seconds per second during the step's window (`/proc/<pid>/stat`); *postgres* is every PostgreSQL "
+        "process (other databases' too), *machine* the whole box, other work included (2.0 = both cores busy).",
+        "",
+    ]
+    return lines
+
+
+def roles_section(roles: Any) -> list[str]:
+    lines = ["## Per role", ""]
+    if not roles:
+        return [*lines, "Not run.", ""]
+    lines += [
+        f"{when(roles)}. Each role runs as its own `manage.py` process on fresh topics (3 partitions) with the input "
+        "pre-loaded; the rate is taken from the first output to the last (start-up excluded). With 2 processes, "
+        "both are in one consumer group.",
+        "",
+    ]
+    rows = []
+    for run in roles.get("bidder", []):
+        found = run.get("enrichment_first_process", {})
+        rows.append(
+            [
+                f"bidder, processes: {run['processes']}",
+                f"{run['messages_per_s']:,} requests/s ({run['responses_per_s']:,} responses/s)",
+                f"{run['messages']:,} requests, {run['impressions']:,} impressions; enrichment "
+                + ", ".join(f"{k} {v:,.0f}" for k, v in found.items() if v),
+                str(run["cpu_cores"]),
+                run["load_average"],
+            ]
+        )
+    for run in roles.get("outcomes", []):
+        rows.append(
+            [
+                f"outcomes, processes: {run['processes']}",
+                f"{run['rows_per_s']:,} rows/s",
+                f"{run['messages']:,} outcomes, {run['rows_stored']:,} rows stored (exactly N: "
+                f"{'yes' if run['exactly_n_rows'] else 'NO'})",
+                str(run["cpu_cores"]),
+                run["load_average"],
+            ]
+        )
+    for run in roles.get("profiles", []):
+        rows.append(
+            [
+                f"profiles, {run['client_threads']} client thread(s)",
+                f"{run['lookups_per_s']:,} lookups/s ({run['calls_per_s']:,} calls/s)",
+                f"batch_get of {run['ids_per_call']} ids, {run['found_ratio']:.0%} found; call p50 "
+                f"{run['call_p50_ms']} ms, p99 {run['call_p99_ms']} ms",
+                str(run["cpu_cores"]),
+                run["load_average"],
+            ]
+        )
+    lines += table(["run", "rate", "details", "cores used", "load avg"], rows)
+    return lines
+
+
+def rss_section(rss: Any) -> list[str]:
+    lines = ["## Embedded mode memory", ""]
+    if not rss:
+        return [*lines, "Not run.", ""]
+    sim = rss.get("simulator", {})
+    lines += [
+        f"`bench/embedded_rss.py --rate {rss['rate_per_s']:g} --minutes {rss['minutes']:g}`: `manage.py runembedded` "
+        f"on SQLite driven by `manage.py simulate`. RSS after 1 min {rss['rss_mib_at_1_min']:.1f} MiB, after "
+        f"{rss['minutes']:g} min {rss['rss_mib_at_end']:.1f} MiB: ratio **{rss['ratio']}** (target ≤ "
+        f"{RSS_TARGET_RATIO}). Simulator: {sim.get('accepted', '?'):,} of {sim.get('sent', '?'):,} accepted, "
+        f"answers {sim.get('answers', {})}, client p50 {sim.get('latency_p50_ms')} ms, p99 "
+        f"{sim.get('latency_p99_ms')} ms.",
+        "",
+    ]
+    return lines
+
+
+def api_section(api: Any) -> list[str]:
+    if not api:
+        return []
+    lines = [
+        "## Analytics API",
+        "",
+        f"From `bench/api.py` ({api.get('when', '?')}): {api.get('rows', 0):,} outcomes, {api.get('client', '')}.",
+        "",
+    ]
+    rows = [
+        [
+            row["name"],
+            num(row["p50_ms"], 2),
+            num(row["p99_ms"], 2),
+            num(row.get("target_p50_ms")),
+            met(row.get("met")),
+        ]
+        for row in api.get("results", [])
+    ]
+    return lines + table(["endpoint", "p50 ms", "p99 ms", "target p50 ms", "met"], rows)
+
+
+FRAME = re.compile(
+    r'<title>(?P<name>.*?) \((?P<samples>[\d,]+) samples?, [\d.]+%\)</title><rect [^>]*?y="(?P<y>\d+)"'
+    r'[^>]*?fg:x="(?P<x>\d+)" fg:w="(?P<w>\d+)"'
+)
+
+
+ROW_PX = 16  # the height of a frame's row in py-spy's SVG
+
+
+def flame_top(svg: Path, limit: int = 8) -> tuple[int, list[tuple[str, float, float]]]:
+    """(samples, [(function, self %, inclusive %)]) of a py-spy (inferno) flame graph, by function
+    (line numbers merged; a function's inclusive time counted once when it recurses)."""
+    frames = []
+    for m in FRAME.finditer(svg.read_text(errors="replace")):
+        name = re.sub(r":\d+\)$", ")", m.group("name").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+        frames.append((int(m.group("y")), int(m.group("x")), int(m.group("w")), name))
+    if not frames:
+        return 0, []
+    by_row: dict[int, list[tuple[int, int, str]]] = {}
+    for y, x, w, name in frames:
+        by_row.setdefault(y, []).append((x, w, name))
+    for row in by_row.values():
+        row.sort()
+    total = max(w for _, _, w, _ in frames)
+    child_samples: Counter[tuple[int, int]] = Counter()
+    ancestors: dict[tuple[int, int], frozenset[str]] = {}
+    for y in sorted(by_row):  # py-spy draws the root ("all") at the top, each callee a row below
+        parents = by_row.get(y - ROW_PX, [])
+        starts = [p[0] for p in parents]
+        for x, w, _name in by_row[y]:
+            i = bisect.bisect_right(starts, x) - 1
+            above: frozenset[str] = frozenset()
+            if i >= 0 and parents[i][0] <= x < parents[i][0] + parents[i][1]:
+                child_samples[(y - ROW_PX, parents[i][0])] += w
+                above = ancestors[(y - ROW_PX, parents[i][0])] | {parents[i][2]}
+            ancestors[(y, x)] = above
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    for y, x, w, name in frames:
+        if name == "all":
+            continue
+        own[name] += w - child_samples[(y, x)]
+        if name not in ancestors[(y, x)]:
+            inclusive[name] += w
+    top = [(name, 100 * n / total, 100 * inclusive[name] / total) for name, n in own.most_common(limit)]
+    return total, top
+
+
+def profiles_section() -> list[str]:
+    svgs = sorted(p.name for p in RESULTS.glob("*.svg"))
+    lines = ["## Flame graphs", ""]
+    if svgs:
+        lines += [
+            "`py-spy record -o bench/results/<name>.svg --pid <pid> --duration 20` (py-spy 0.4.3), never during a "
+            "measured run: " + ", ".join(f"`bench/results/{name}`" for name in svgs) + ".",
+            "",
+        ]
+    else:
+        lines += ["None recorded (BENCH_PROFILE=0).", ""]
+    for name in svgs:
+        samples, top = flame_top(RESULTS / name)
+        if not top:
+            continue
+        lines += [f"`{name}` ({samples:,} samples), most self time:", ""]
+        lines += table(
+            ["function", "self %", "inclusive %"], [[f"`{fn}`", f"{own:.1f}", f"{incl:.1f}"] for fn, own, incl in top]
+        )
+    if FINDINGS.exists():
+        lines += [FINDINGS.read_text().strip(), ""]
+    return lines
+
+
+def render() -> str:
+    intake, e2e, roles, rss, api = (load(n) for n in ("intake", "e2e", "roles", "embedded_rss", "api"))
+    lines = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by bench/report.py from bench/results/*.json and bench/findings.md: edit those. -->",
+        "",
+        "`make bench` runs every benchmark on the local services (PostgreSQL, Redis, Kafka from "
+        "`scripts/services.sh`) and renders this page; `BENCH_QUICK=1 make bench` is a short smoke run. "
+        "Each benchmark uses its own topics (random prefix, deleted afterwards), the `helios_bench_roles` database "
+        "and Redis database 12. Raw results: `bench/results/*.json`.",
+        "",
+    ]
+    lines += machine_section([intake, e2e, roles])
+    lines += summary(intake, e2e, roles, rss, api)
+    lines += intake_section(intake)
+    lines += e2e_section(e2e)
+    lines += roles_section(roles)
+    lines += rss_section(rss)
+    lines += api_section(api)
+    lines += profiles_section()
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    args = parser.parse_args()
+    args.out.write_text(render())
+    print(f"wrote {args.out.relative_to(REPO) if args.out.is_relative_to(REPO) else args.out}")
+
+
+if __name__ == "__main__":
+    main()
