@@ -64,13 +64,12 @@ test: system-deps browser-deps services-up topics
 test-slow: system-deps services-up topics
 	$(SERVICES_ENV) $(PY) -m pytest -m slow
 
-# Only the layers that need no service.
 # Benchmarks on the local services; results in bench/results/, table in docs/benchmarks.md.
-# BENCH_QUICK=1 for a short smoke run.
-bench: system-deps services-up topics
-	bash bench/deps.sh
-	$(SERVICES_ENV) bash bench/run.sh
+# BENCH_QUICK=1 for a short smoke run, BENCH_PROFILE=0 without the py-spy flame graphs.
+bench: services-up
+	$(SERVICES_ENV) HELIOS_PYTHON=$(PY) bash bench/run.sh
 
+# Only the layers that need no service.
 test-fast: venv
 	$(PY) -m pytest -m "not kafka and not services and not e2e and not slow"
 
@@ -94,4 +93,5 @@ help:
 	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
 	@echo "make run-kafka     every role its own process on the local services"
 	@echo "make lint          ruff + mypy"
+	@echo "make bench         benchmarks on the local services -> docs/benchmarks.md"
 	@echo "make services-up | services-down | services-status"

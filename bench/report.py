@@ -157,7 +157,7 @@ def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any) -> list[str]:
             if row.get("target_p50_ms"):
                 rows.append(
                     [
-                        f"API ({api.get('rows', 0):,} rows): {row['name']} p50",
+                        f"API ({api.get('rows', 0):,} rows; bench/api.py, run separately): {row['name']} p50",
                         num(row["p50_ms"], 2, "ms"),
                         f"≤ {row['target_p50_ms']:g} ms",
                         met(row.get("met")),
