@@ -63,7 +63,10 @@ def topic_prefix(settings) -> Iterator[str]:
     yield prefix
     from pipeline import topics
 
-    admin_client().delete_topics(topics.all_topics(), operation_timeout=10)
+    # Keep the client until the deletes are confirmed: a client destroyed first cancels them.
+    admin = admin_client()
+    for future in admin.delete_topics(topics.all_topics(), operation_timeout=10).values():
+        future.result(timeout=30)
 
 
 @pytest.fixture
