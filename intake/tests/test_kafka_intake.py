@@ -44,7 +44,9 @@ class Handler:
         try:
             if chunked and body is not None:
                 pieces = [body[i : i + 4096] for i in range(0, len(body), 4096)]
-                connection.request(method, path, body=iter(pieces), headers=headers or {}, encode_chunked=True)
+                # The server may answer early (413 at the limit) and close: its answer is still readable.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    connection.request(method, path, body=iter(pieces), headers=headers or {}, encode_chunked=True)
             else:
                 connection.request(method, path, body=body, headers=headers or {})
             response = connection.getresponse()

@@ -141,7 +141,14 @@ def test_redis_outage_bids_unenriched_then_recovers_without_restarts(topic_prefi
         assert all(o.enriched for o in AuctionOutcome.objects.all())
 
         private_redis.stop()
-        during = post_all(pf.handler_port, seeded[20:40])
+        # The bidder looks profiles up once per batch: keep bidding until enough lookups failed to open the breaker.
+        during: list = []
+
+        def breaker_opened() -> bool:
+            during.extend(post_all(pf.handler_port, [fresh_ids(b) for b in seeded[20:25]]))
+            return breaker_state(pf) in (1.0, 2.0)  # open (or probing)
+
+        wait_for(breaker_opened, 60, "the breaker to open", interval_s=0.3)
         assert {s.status for s in during} == {202}
         during_keys = set(expected_outcomes(during))
         wait_for(
@@ -151,7 +158,6 @@ def test_redis_outage_bids_unenriched_then_recovers_without_restarts(topic_prefi
         assert all(not rows[k].enriched for k in during_keys)
         assert all(float(rows[k].bid_price) in (0.0, 0.35) for k in during_keys)
         assert {rows[k].raw_data["ad_creative"]["bid_tier"] for k in during_keys if rows[k].bid_price} == {"base"}
-        assert breaker_state(pf) in (1.0, 2.0)  # open (or probing)
 
         private_redis.start()
         pf.seed_profiles()
