@@ -11,6 +11,7 @@ KAFKA_BOOTSTRAP_SERVERS, state dir HELIOS_STATE_DIR): run this module last, and 
 services other people use at the same time.
 """
 
+import functools
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -159,7 +160,15 @@ class Case:
         return http_get(self.platform.handler_port, "/healthz")[0]
 
     def ready(self, role: str) -> int:
-        return http_get(self.platform.ports[role], "/readyz")[0]
+        # As long as the Kubernetes probes allow (4 s): a check of a dead broker takes its timeout.
+        return http_get(self.platform.ports[role], "/readyz", timeout_s=4)[0]
+
+    def wait_ready(self, roles: tuple[str, ...], status: int, why: str) -> None:
+        for role in roles:
+            wait_for(functools.partial(self.answers, role, status), 60, f"{role} /readyz to answer {status} {why}")
+
+    def answers(self, role: str, status: int) -> bool:
+        return self.ready(role) == status
 
 
 def kill(role: str) -> Callable[[Case], None]:
@@ -169,35 +178,42 @@ def kill(role: str) -> Callable[[Case], None]:
     return fault
 
 
+KAFKA_ROLES = ("handler", "bidder", "auction", "outcomes")
+
+
 def restart_kafka(case: Case) -> None:
     case.services.down("kafka")
     wait_for(lambda: case.handler_health() == 503, 30, "handler /healthz to answer 503 without the broker")
     case.notes["healthz_during_outage"] = 503
+    case.wait_ready(KAFKA_ROLES, 503, "without the broker")
+    case.notes["readyz_during_outage"] = dict.fromkeys(KAFKA_ROLES, 503)
     wait_for(lambda: case.sender.statuses()[503] > 0, 30, "a 503 answer while the broker is down")
     case.services.up("kafka")
     wait_for(lambda: case.handler_health() == 200, 60, "handler /healthz to answer 200 again")
+    case.wait_ready(KAFKA_ROLES, 200, "with the broker back")
     case.notes["healthz_after"] = 200
+    case.notes["readyz_after"] = dict.fromkeys(KAFKA_ROLES, 200)
 
 
 def restart_postgres(case: Case) -> None:
     connection.close()
     case.services.down("postgres")
-    wait_for(lambda: case.ready("outcomes") == 503, 30, "outcomes /readyz to answer 503 without the database")
+    case.wait_ready(("outcomes",), 503, "without the database")
     time.sleep(OUTAGE_S)  # bids keep flowing; the outcomes role holds its batch and retries
     case.services.up("postgres")
     connection.close()
-    wait_for(lambda: case.ready("outcomes") == 200, 60, "outcomes /readyz to answer 200 again")
+    case.wait_ready(("outcomes",), 200, "with the database back")
     text = case.platform.metrics("outcomes")
     case.notes["write_retries"] = int(metric_value(text, "helios_outcomes_write_retries_total"))
 
 
 def restart_redis(case: Case) -> None:
     case.services.down("redis")
-    wait_for(lambda: case.ready("profiles") == 503, 30, "profiles /readyz to answer 503 without Redis")
+    case.wait_ready(("profiles",), 503, "without Redis")
     time.sleep(OUTAGE_S)  # bids keep flowing, priced unenriched
     case.services.up("redis")
     case.platform.seed_profiles()  # this Redis keeps nothing across a restart
-    wait_for(lambda: case.ready("profiles") == 200, 60, "profiles /readyz to answer 200 again")
+    case.wait_ready(("profiles",), 200, "with Redis back")
 
 
 # (case id, what happens, fault, answers the client may see besides 202, roles that may restart)
