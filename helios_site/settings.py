@@ -186,6 +186,8 @@ HELIOS_MAX_IMPS = env.int("HELIOS_MAX_IMPS", default=16)
 HELIOS_INTAKE_DEADLINE_S = env.float("HELIOS_INTAKE_DEADLINE_S", default=2.0)
 HELIOS_PRODUCER_QUEUE_MAX = env.int("HELIOS_PRODUCER_QUEUE_MAX", default=100_000)
 HELIOS_RETRY_AFTER_S = env.int("HELIOS_RETRY_AFTER_S", default=1)
+# Open connections + in-flight requests per handler process; beyond it, 503 + Retry-After unread.
+HELIOS_HANDLER_LIMIT_CONCURRENCY = env.int("HELIOS_HANDLER_LIMIT_CONCURRENCY", default=4096)
 # Embedded mode: bid_requests waiting for the bidder before the handler answers 503.
 HELIOS_LOCAL_BACKLOG_MAX = env.int("HELIOS_LOCAL_BACKLOG_MAX", default=20_000)
 

@@ -14,16 +14,16 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
+from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from intake import metrics
 from intake.app import ASGIApp, create_app
 from intake.producer import IntakeProducer
 from pipeline.sideserver import SideServer
 
 logger = logging.getLogger(__name__)
 
-# Connections + in-flight requests uvicorn accepts before answering 503 itself (no Retry-After).
-DEFAULT_LIMIT_CONCURRENCY = 4096
 KEEP_ALIVE_S = 5
 DEFAULT_READ_TIMEOUT_S = 10.0
 _TIMEOUT_BODY = b'{"error":"request_timeout"}'
@@ -39,6 +39,26 @@ REQUEST_TIMEOUT = b"".join(
 )
 
 
+def overloaded_app(retry_after_s: int) -> ASGIApp:
+    """What answers instead of the intake app past uvicorn's `limit_concurrency`: the handler's own
+    503 (SPEC §2: with Retry-After, counted), where uvicorn's would be a bare text 503."""
+    body = b'{"error":"overloaded"}'
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after_s).encode()),
+        (b"connection", b"close"),
+    ]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("path") == "/bid":
+            metrics.BID_REQUESTS.labels("503").inc()
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
 class ReadTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline on reading each request, which uvicorn lacks: a
     client that connects and sends nothing, or sends its headers or body a byte at a time
@@ -47,9 +67,13 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
     The deadline runs from the connection's opening (first request) or from a later request's first
     byte, to the request's last byte. When it passes, a request whose headers are complete is
     answered 408 (the app is still waiting for its body), and the connection is closed. One timer
-    per request; idle keep-alive connections remain uvicorn's `timeout_keep_alive`."""
+    per request; idle keep-alive connections remain uvicorn's `timeout_keep_alive`.
+
+    Past `limit_concurrency` (open connections or requests in flight), requests are answered by
+    `overloaded`, the handler's 503 with Retry-After, instead of uvicorn's bare one."""
 
     read_timeout_s = DEFAULT_READ_TIMEOUT_S
+    overloaded: ASGIApp = staticmethod(overloaded_app(1))
     _deadline: asyncio.TimerHandle | None = None
     _head_done = False
 
@@ -83,6 +107,10 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
             self._deadline.cancel()
             self._deadline = None
 
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # uvicorn picks its own `service_unavailable` past `limit_concurrency`; answer ours instead.
+        super()._start_asgi_task(cycle, self.overloaded if app is service_unavailable else app)  # type: ignore[arg-type]
+
     def _timed_out(self) -> None:
         self._deadline = None
         if self.transport.is_closing():
@@ -92,9 +120,13 @@ class ReadTimeoutProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def read_timeout_protocol(timeout_s: float) -> type[ReadTimeoutProtocol]:
-    """The protocol class uvicorn instantiates per connection, with its read deadline."""
-    attributes: dict[str, Any] = {"read_timeout_s": timeout_s}
+def read_timeout_protocol(timeout_s: float, retry_after_s: int = 1) -> type[ReadTimeoutProtocol]:
+    """The protocol class uvicorn instantiates per connection, with its read deadline and the
+    answer it gives past the concurrency limit."""
+    attributes: dict[str, Any] = {
+        "read_timeout_s": timeout_s,
+        "overloaded": staticmethod(overloaded_app(retry_after_s)),
+    }
     return type("ReadTimeoutProtocol", (ReadTimeoutProtocol,), attributes)
 
 
@@ -123,7 +155,7 @@ def build_server(app: ASGIApp, stop: threading.Event, *, host: str, port: int) -
         host=host,
         port=port,
         loop="uvloop",
-        http=read_timeout_protocol(settings.HELIOS_READ_TIMEOUT_S),
+        http=read_timeout_protocol(settings.HELIOS_READ_TIMEOUT_S, settings.HELIOS_RETRY_AFTER_S),
         lifespan="on",
         interface="asgi3",
         access_log=False,
@@ -131,7 +163,7 @@ def build_server(app: ASGIApp, stop: threading.Event, *, host: str, port: int) -
         log_level="warning",  # the role logs its own start and stop lines
         proxy_headers=False,
         server_header=False,
-        limit_concurrency=getattr(settings, "HELIOS_HANDLER_LIMIT_CONCURRENCY", DEFAULT_LIMIT_CONCURRENCY),
+        limit_concurrency=settings.HELIOS_HANDLER_LIMIT_CONCURRENCY,
         timeout_keep_alive=KEEP_ALIVE_S,
         # In-flight requests wait at most the intake deadline for Kafka; give them that to finish.
         timeout_graceful_shutdown=math.ceil(settings.HELIOS_INTAKE_DEADLINE_S) + 2,

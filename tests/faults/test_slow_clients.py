@@ -10,6 +10,7 @@ import json
 import select
 import socket
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -150,3 +151,29 @@ def test_chunked_body_over_the_limit_is_refused_and_not_read(handler):
     sock.close()
     with urllib.request.urlopen(f"http://127.0.0.1:{handler.ports['handler']}/metrics", timeout=5) as response:
         assert 'bid_requests_total{status="413"} 1.0' in response.read().decode()
+
+
+def test_connections_past_the_limit_get_503_with_retry_after_then_service_resumes(topic_prefix, tmp_path):
+    limit = 4
+    pf = Platform(tmp_path, topic_prefix, redis_url(), HELIOS_HANDLER_LIMIT_CONCURRENCY=str(limit))
+    pf.start("handler")
+    try:
+        idle = [socket.create_connection(("127.0.0.1", pf.handler_port)) for _ in range(limit)]
+        try:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{pf.handler_port}/bid",
+                data=json.dumps(make_bids(1, seed=11)[0]).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == 503
+            assert refused.value.headers["Retry-After"] == "1"
+            assert json.loads(refused.value.read()) == {"error": "overloaded"}
+            assert 'bid_requests_total{status="503"} 1.0' in pf.metrics("handler")
+        finally:
+            for sock in idle:
+                sock.close()
+        assert {s.status for s in post_all(pf.handler_port, make_bids(3, seed=12), threads=1)} == {202}
+    finally:
+        assert pf.stop_all() == {"handler": 0}
