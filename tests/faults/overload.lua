@@ -65,6 +65,7 @@ function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     'RESULT {"statuses": {%s}, "no_retry_after": %d, "socket_errors": {"connect": %d, "read": %d, ' ..
-    '"write": %d, "timeout": %d}, "duration_s": %.3f}\n',
-    table.concat(parts, ", "), missing, e.connect, e.read, e.write, e.timeout, summary.duration / 1e6))
+    '"write": %d, "timeout": %d}, "duration_s": %.3f, "latency_p99_ms": %.1f, "latency_max_ms": %.1f}\n',
+    table.concat(parts, ", "), missing, e.connect, e.read, e.write, e.timeout, summary.duration / 1e6,
+    latency:percentile(99) / 1e3, latency.max / 1e3))
 end

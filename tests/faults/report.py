@@ -88,6 +88,10 @@ def render_overload(figures: dict[str, Any]) -> str:
             f"{figures['load']['no_retry_after']}, {sum(figures['load']['socket_errors'].values())}",
         ),
         (
+            "client latency under load, p99 / max (ms)",
+            f"{figures['load'].get('latency_p99_ms', '-')} / {figures['load'].get('latency_max_ms', '-')}",
+        ),
+        (
             "handler RSS start / peak / end (MiB)",
             f"{figures['rss_start_mib']} / {figures['rss_peak_mib']} / {figures['rss_end_mib']}",
         ),
