@@ -33,10 +33,8 @@ MEASURE_S = 3  # closed loop, few connections: what the handler accepts with the
 MEASURE_CONNECTIONS = 64
 LOAD_S = 30
 LOAD_CONNECTIONS = 512  # far more requests in flight than the producer queue admits
-# A request unanswered this long counts as hung (wrk's timeout). A liveness bound, not a latency
-# target: on a CPU-starved box a request can wait seconds in its socket before the handler reads
-# it (the intake deadline starts only then); ~10 s was seen with the cores oversubscribed three
-# times over. Shorter than LOAD_S, or wrk could not see a hang at all.
+# A request unanswered this long counts as hung (wrk's timeout): a liveness bound, not a latency
+# target (the figures file has the latencies). Shorter than LOAD_S, or wrk could not see a hang.
 CLIENT_TIMEOUT_S = 20
 RSS_GROWTH_MAX_KIB = 150 * 1024
 
