@@ -81,7 +81,11 @@ def render_overload(figures: dict[str, Any]) -> str:
     rows = [
         ("accepted per second, measured (64 connections)", figures["capacity_accepted_per_s"]),
         (f"answers per second under load ({figures['load_connections']} connections)", figures["load_answered_per_s"]),
-        ("load / measured capacity", f"{figures['load_answered_per_s'] / figures['capacity_accepted_per_s']:.2f}x"),
+        (
+            "requests in flight under load / producer queue",
+            f"{figures['load_connections']} / {figures['queue_max']}"
+            f" ({figures['load_connections'] / figures['queue_max']:.1f}x)",
+        ),
         ("answers under load", ", ".join(f"{code}: {n}" for code, n in sorted(load.items()))),
         (
             "503 without Retry-After, socket errors",
