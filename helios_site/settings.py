@@ -212,7 +212,7 @@ HELIOS_PROFILE_LOOKUP = env.str("HELIOS_PROFILE_LOOKUP", default="")
 
 # Outcomes (SPEC §7)
 HELIOS_OUTCOMES_BATCH_SIZE = env.int("HELIOS_OUTCOMES_BATCH_SIZE", default=1000)
-HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default=0.05)
+HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default=0.01)
 HELIOS_PUBLIC_API = env.bool("HELIOS_PUBLIC_API", default=False)
 
 # REST API (SPEC §7, §11): token or session authentication; the views allow anonymous reads only

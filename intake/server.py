@@ -173,7 +173,8 @@ class _Server(uvicorn.Server):
             )
 
         try:
-            listener = socket.create_server((config.host, config.port), backlog=config.backlog)
+            family = socket.AF_INET6 if ":" in config.host else socket.AF_INET  # "::" listens on IPv6
+            listener = socket.create_server((config.host, config.port), family=family, backlog=config.backlog)
         except OSError as exc:
             logger.error("handler cannot listen on %s:%s: %s", config.host, config.port, exc)
             await self.lifespan.shutdown()
