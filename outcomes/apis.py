@@ -12,7 +12,6 @@ read per request.
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError as FormError
 from django.db.models import QuerySet
@@ -156,8 +155,8 @@ class OutcomePagination:
 
     def _parse(self, request: Request) -> tuple[int, int]:
         fields = {
-            self.page_query_param: forms.IntegerField(min_value=1, max_value=MAX_PAGE),
-            self.page_size_query_param: forms.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE),
+            self.page_query_param: filters.UnpaddedIntegerField(min_value=1, max_value=MAX_PAGE),
+            self.page_size_query_param: filters.UnpaddedIntegerField(min_value=1, max_value=MAX_PAGE_SIZE),
         }
         values: dict[str, int | None] = {}
         errors: dict[str, list[str]] = {}

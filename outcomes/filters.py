@@ -29,6 +29,24 @@ DEFAULT_ORDERING = ("-timestamp", "-id")
 _UNENCODED_PLUS = re.compile(r" (\d{2}(?::?\d{2})?)$")
 
 
+class UnpaddedNumberMixin:
+    """Numbers as the schema has them: `9`, not ` 9` or a vertical tab and `9` (which Django's
+    number fields would strip and accept)."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value != value.strip():
+            raise ValidationError(self.error_messages["invalid"], code="invalid")  # type: ignore[attr-defined]
+        return super().to_python(value)  # type: ignore[misc]
+
+
+class UnpaddedDecimalField(UnpaddedNumberMixin, forms.DecimalField):
+    pass
+
+
+class UnpaddedIntegerField(UnpaddedNumberMixin, forms.IntegerField):
+    pass
+
+
 class StrictBooleanField(forms.Field):
     """`true`/`false` (also 1/0, yes/no, on/off, any case); anything else is an error."""
 
@@ -90,6 +108,8 @@ class AmountFilter(django_filters.NumberFilter):
     """A bound on a money column. Stored amounts have MONEY_PLACES decimals, so rounding a lower
     bound up (an upper bound down) to that many places selects the same rows, and keeps what
     reaches the database a small, ordinary number whatever the client sent (`1e-99999`)."""
+
+    field_class = UnpaddedDecimalField
 
     def __init__(self, *args: Any, rounding: str, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", Decimal(0))
