@@ -3,6 +3,7 @@
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from arroyo.commit import CommitPolicy
 from arroyo.dlq import DlqPolicy
@@ -93,12 +94,22 @@ def run_server_role(name: str, install_signals: Callable[[Callable[[], None]], N
     logger.info("role %s stopped", name)
 
 
+_probe_clients: dict[str, Any] = {}
+_probe_lock = threading.Lock()
+
+
 def kafka_reachable() -> bool:
+    """The /readyz check of the Kafka roles: a metadata request (raises when no broker answers in
+    2 s). One long-lived client per broker list: a client per probe meant librdkafka threads and
+    sockets created and torn down every few seconds, and many at once while a broker is down."""
     from confluent_kafka.admin import AdminClient
 
     from pipeline.transports import bootstrap_servers
 
-    admin = AdminClient(
-        {"bootstrap.servers": ",".join(bootstrap_servers()), "socket.connection.setup.timeout.ms": 1000}
-    )
+    servers = ",".join(bootstrap_servers())
+    with _probe_lock:
+        admin = _probe_clients.get(servers)
+        if admin is None:
+            admin = AdminClient({"bootstrap.servers": servers, "socket.connection.setup.timeout.ms": 1000})
+            _probe_clients[servers] = admin
     return bool(admin.list_topics(timeout=2).brokers)

@@ -239,3 +239,26 @@ def record_result(result: CaseResult, name: str = "fault_matrix.json") -> Path:
     rows[result.case] = result.__dict__ | {"recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     path.write_text(json.dumps(rows, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def group_backlog(partitions: int = 3) -> dict[str, list[tuple[int, int]]]:
+    """Per consumer role: (committed offset, high watermark) of each partition of its input topic,
+    to tell a stalled role (committed behind, not moving) from a message never written."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from intake.tests.helpers import kafka_config
+    from pipeline import topics
+    from pipeline.roles import ROLES, consumer_group
+
+    backlog: dict[str, list[tuple[int, int]]] = {}
+    for role, spec in ROLES.items():
+        if spec.topic is None:
+            continue
+        reader = Consumer(kafka_config(**{"group.id": consumer_group(role), "enable.auto.commit": False}))
+        try:
+            wanted = [TopicPartition(topics.resolved(spec.topic), p) for p in range(partitions)]
+            committed = reader.committed(wanted, timeout=10)
+            backlog[role] = [(tp.offset, reader.get_watermark_offsets(tp, timeout=10)[1]) for tp in committed]
+        finally:
+            reader.close()
+    return backlog

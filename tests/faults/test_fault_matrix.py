@@ -35,6 +35,7 @@ from tests.faults.support import (
     Sender,
     ServiceControl,
     accepted_keys,
+    group_backlog,
     metric_value,
     record_result,
     sent_keys,
@@ -250,7 +251,13 @@ def test_fault_loses_and_doubles_nothing(healthy, services, name, fault, run, ot
 
     accepted = accepted_keys(sender.sent)
     connection.close()
-    wait_for(lambda: accepted <= stored_keys(prefix), 180, "every accepted impression stored", interval_s=0.5)
+    try:
+        wait_for(lambda: accepted <= stored_keys(prefix), 180, "every accepted impression stored", interval_s=0.5)
+    except TimeoutError:
+        missing = sorted(accepted - stored_keys(prefix))
+        pytest.fail(
+            f"{len(missing)} accepted impressions not stored, e.g. {missing[:5]}; per role (committed, end) of its input: {group_backlog()}"
+        )
     stored = stored_keys(prefix)
     statuses = sender.statuses()
     known_users = [u for u in DEMO_BY_ID if u]
