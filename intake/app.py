@@ -223,6 +223,20 @@ async def _send(send: Send, response: Response) -> None:
     await send({"type": "http.response.body", "body": response.body})
 
 
+def overloaded_app(retry_after_s: int) -> ASGIApp:
+    """What the handler's server answers with instead of the intake app past its connection limit
+    (uvicorn's `limit_concurrency`): the intake's 503 with Retry-After, counted, and the connection
+    closed (the request is not read)."""
+    response = _error(503, "overloaded", (b"retry-after", str(retry_after_s).encode()), (b"connection", b"close"))
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("path") == "/bid":
+            metrics.BID_REQUESTS.labels("503").inc()
+        await _send(send, response)
+
+    return app
+
+
 async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()

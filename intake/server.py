@@ -21,8 +21,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from intake import metrics
-from intake.app import ASGIApp, create_app
+from intake.app import ASGIApp, create_app, overloaded_app
 from intake.producer import IntakeProducer
 from pipeline.sideserver import SideServer
 
@@ -41,26 +40,6 @@ REQUEST_TIMEOUT = b"".join(
         _TIMEOUT_BODY,
     ]
 )
-
-
-def overloaded_app(retry_after_s: int) -> ASGIApp:
-    """What answers instead of the intake app past uvicorn's `limit_concurrency`: the handler's own
-    503 (SPEC §2: with Retry-After, counted), where uvicorn's would be a bare text 503."""
-    body = b'{"error":"overloaded"}'
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(retry_after_s).encode()),
-        (b"connection", b"close"),
-    ]
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        if scope.get("path") == "/bid":
-            metrics.BID_REQUESTS.labels("503").inc()
-        await send({"type": "http.response.start", "status": 503, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    return app
 
 
 class ReadTimeoutProtocol(HttpToolsProtocol):
