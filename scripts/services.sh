@@ -479,7 +479,7 @@ kafka_down() {
   local pid
   if ! pid=$(kafka_pid); then log "kafka: not running"; rm -f "$KAFKA_PID"; return; fi
   log "kafka: stopping (pid $pid)"
-  stop_pid "$pid" 60 # SIGTERM runs the broker's controlled shutdown
+  stop_pid "$pid" 60 # SIGTERM: a clean (not controlled, see the template) shutdown
   rm -f "$KAFKA_PID"
 }
 
