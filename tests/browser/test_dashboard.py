@@ -87,18 +87,16 @@ class Web:
 
 @pytest.fixture
 def platform(topic_prefix, tmp_path) -> Iterator[Platform]:
-    pf = Platform(
+    with Platform(
         tmp_path,
         topic_prefix,
         redis_url(),
         HELIOS_CHANNEL_LAYER="redis",
         HELIOS_CHANNEL_PREFIX=f"browser-{uuid.uuid4().hex[:8]}",
         HELIOS_PUBLIC_API="true",
-    )
-    pf.seed_profiles()
-    yield pf
-    codes = pf.stop_all()
-    assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
+    ) as pf:
+        pf.seed_profiles()
+        yield pf
 
 
 @pytest.fixture

@@ -143,6 +143,15 @@ class Platform:
                 codes[role] = None
         return codes
 
+    def __enter__(self) -> "Platform":
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        """Stops every role; unless the block failed already, each must have exited cleanly."""
+        codes = self.stop_all()
+        if exc_type is None:
+            assert all(code == 0 for code in codes.values()), f"unclean exits: {codes} (logs in {self.workdir})"
+
     def metrics(self, role: str) -> str:
         return http_get(self.ports[role], "/metrics")[1]
 

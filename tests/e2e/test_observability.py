@@ -62,10 +62,9 @@ def sample_names(text: str) -> set[str]:
 
 @pytest.fixture
 def platform(topic_prefix, tmp_path):
-    pf = Platform(tmp_path, topic_prefix, redis_url(), HELIOS_LOG_LEVEL="DEBUG")
-    pf.seed_profiles()
-    yield pf
-    pf.stop_all()
+    with Platform(tmp_path, topic_prefix, redis_url(), HELIOS_LOG_LEVEL="DEBUG") as pf:
+        pf.seed_profiles()
+        yield pf
 
 
 def test_every_role_exports_the_spec_metrics_and_the_grafana_panels_exist(platform):
@@ -163,13 +162,10 @@ def test_readyz_follows_each_dependency(platform):
 
 
 def test_profiles_readyz_follows_redis(topic_prefix, tmp_path, private_redis):
-    pf = Platform(tmp_path, topic_prefix, redis_url(0, private_redis.port))
-    pf.start("profiles")
-    try:
+    with Platform(tmp_path, topic_prefix, redis_url(0, private_redis.port)) as pf:
+        pf.start("profiles")
         wait_for(lambda: ready(pf, "profiles") == 200, 30, "profiles ready")
         private_redis.stop()
         wait_for(lambda: ready(pf, "profiles") == 503, 30, "profiles unready without Redis")
         private_redis.start()
         wait_for(lambda: ready(pf, "profiles") == 200, 30, "profiles ready again")
-    finally:
-        assert pf.stop_all() == {"profiles": 0}

@@ -27,11 +27,9 @@ def redis_url(db: int = E2E_REDIS_DB, port: int | None = None) -> str:
 
 @pytest.fixture
 def platform(topic_prefix, tmp_path):
-    pf = Platform(tmp_path, topic_prefix, redis_url())
-    pf.seed_profiles()
-    yield pf
-    codes = pf.stop_all()
-    assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
+    with Platform(tmp_path, topic_prefix, redis_url()) as pf:
+        pf.seed_profiles()
+        yield pf
 
 
 def stored() -> dict[tuple[str, str], AuctionOutcome]:
@@ -130,10 +128,9 @@ def breaker_state(platform) -> float:
 
 
 def test_redis_outage_bids_unenriched_then_recovers_without_restarts(topic_prefix, tmp_path, private_redis):
-    pf = Platform(tmp_path, topic_prefix, redis_url(0, private_redis.port), HELIOS_BREAKER_OPEN_S="2")
-    pf.seed_profiles()
-    pf.start_all()
-    try:
+    with Platform(tmp_path, topic_prefix, redis_url(0, private_redis.port), HELIOS_BREAKER_OPEN_S="2") as pf:
+        pf.seed_profiles()
+        pf.start_all()
         seeded = [b for b in make_bids(400, seed=3) if b.get("user_id", "").startswith("user-")]
         assert len(seeded) >= 60
         first = post_all(pf.handler_port, seeded[:20])
@@ -171,9 +168,6 @@ def test_redis_outage_bids_unenriched_then_recovers_without_restarts(topic_prefi
 
         wait_for(enriched_again, 60, "bids to be enriched again", interval_s=1)
         assert breaker_state(pf) == 0.0
-    finally:
-        codes = pf.stop_all()
-    assert all(code == 0 for code in codes.values()), codes
 
 
 def test_poison_in_every_topic_goes_to_its_dlq_and_the_pipeline_keeps_flowing(platform, topic_prefix):

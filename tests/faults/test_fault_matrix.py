@@ -77,14 +77,12 @@ def fault_prefix(services) -> Iterator[str]:
 def platform(fault_prefix, services, tmp_path_factory) -> Iterator[Platform]:
     workdir = tmp_path_factory.mktemp("faults")
     # A short breaker: enrichment resumes soon after the profile service or Redis is back.
-    pf = Platform(workdir, fault_prefix, redis_url(FAULT_REDIS_DB), HELIOS_BREAKER_OPEN_S="2")
-    pf.seed_profiles()
-    pf.start_all()
-    yield pf
-    for service in SERVICES:
-        services.up(service)
-    codes = pf.stop_all()
-    assert all(code == 0 for code in codes.values()), f"unclean exits: {codes} (logs in {workdir})"
+    with Platform(workdir, fault_prefix, redis_url(FAULT_REDIS_DB), HELIOS_BREAKER_OPEN_S="2") as pf:
+        pf.seed_profiles()
+        pf.start_all()
+        yield pf
+        for service in SERVICES:
+            services.up(service)
 
 
 @pytest.fixture

@@ -93,17 +93,15 @@ class RssSampler(threading.Thread):
 
 @pytest.fixture
 def platform(topic_prefix, tmp_path):
-    pf = Platform(
+    with Platform(
         tmp_path,
         topic_prefix,
         redis_url(),
         HELIOS_PRODUCER_QUEUE_MAX=str(QUEUE_MAX),
         HELIOS_INTAKE_DEADLINE_S=str(DEADLINE_S),
-    )
-    pf.seed_profiles()
-    yield pf
-    codes = pf.stop_all()
-    assert all(code == 0 for code in codes.values()), f"unclean exits: {codes}"
+    ) as pf:
+        pf.seed_profiles()
+        yield pf
 
 
 def test_overload_answers_202_or_503_keeps_memory_bounded_and_stores_every_202(platform, tmp_path):

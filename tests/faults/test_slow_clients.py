@@ -27,16 +27,15 @@ CLOSE_WITHIN_S = 30  # a liveness bound for "eventually closed", not a timing as
 
 @pytest.fixture
 def handler(topic_prefix, tmp_path):
-    pf = Platform(
+    with Platform(
         tmp_path,
         topic_prefix,
         redis_url(),
         HELIOS_READ_TIMEOUT_S=str(READ_TIMEOUT_S),
         HELIOS_MAX_BODY_BYTES=str(MAX_BODY_BYTES),
-    )
-    pf.start("handler")
-    yield pf
-    assert pf.stop_all() == {"handler": 0}
+    ) as pf:
+        pf.start("handler")
+        yield pf
 
 
 class SlowClient:
@@ -155,9 +154,8 @@ def test_chunked_body_over_the_limit_is_refused_and_not_read(handler):
 
 def test_connections_past_the_limit_get_503_with_retry_after_then_service_resumes(topic_prefix, tmp_path):
     limit = 4
-    pf = Platform(tmp_path, topic_prefix, redis_url(), HELIOS_HANDLER_LIMIT_CONCURRENCY=str(limit))
-    pf.start("handler")
-    try:
+    with Platform(tmp_path, topic_prefix, redis_url(), HELIOS_HANDLER_LIMIT_CONCURRENCY=str(limit)) as pf:
+        pf.start("handler")
         idle = [socket.create_connection(("127.0.0.1", pf.handler_port)) for _ in range(limit)]
         try:
             request = urllib.request.Request(
@@ -175,5 +173,3 @@ def test_connections_past_the_limit_get_503_with_retry_after_then_service_resume
             for sock in idle:
                 sock.close()
         assert {s.status for s in post_all(pf.handler_port, make_bids(3, seed=12), threads=1)} == {202}
-    finally:
-        assert pf.stop_all() == {"handler": 0}

@@ -42,11 +42,9 @@ CONSUMER = {topics.BID_REQUESTS: "bidder", topics.BID_RESPONSES: "auction", topi
 
 @pytest.fixture
 def platform(topic_prefix, tmp_path):
-    pf = Platform(tmp_path, topic_prefix, redis_url())
-    pf.seed_profiles()
-    yield pf
-    codes = pf.stop_all()
-    assert all(code == 0 for code in codes.values()), f"unclean exits: {codes} (logs in {tmp_path})"
+    with Platform(tmp_path, topic_prefix, redis_url()) as pf:
+        pf.seed_profiles()
+        yield pf
 
 
 def produce_all(messages: list[tuple[str, bytes, bytes]]) -> None:
