@@ -155,6 +155,10 @@ class Platform:
     def metrics(self, role: str) -> str:
         return http_get(self.ports[role], "/metrics")[1]
 
+    def ready(self, role: str, timeout_s: float = 2) -> int:
+        """The status of the role's `/readyz`."""
+        return http_get(self.ports[role], "/readyz", timeout_s=timeout_s)[0]
+
     def log(self, role: str) -> str:
         return (self.workdir / f"{role}.log").read_text(errors="replace")
 

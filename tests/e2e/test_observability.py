@@ -131,41 +131,36 @@ def set_connections_allowed(database: str, allowed: bool) -> None:
     admin.close()
 
 
-def ready(platform, role: str) -> int:
-    path = "/readyz"
-    return http_get(platform.ports[role], path)[0]
-
-
 def test_readyz_follows_each_dependency(platform):
     platform.start_all(web=True)
     roles = ("handler", "bidder", "auction", "outcomes", "profiles", "web")
-    wait_for(lambda: all(ready(platform, role) == 200 for role in roles), 30, "every role ready")
+    wait_for(lambda: all(platform.ready(role) == 200 for role in roles), 30, "every role ready")
 
     # bidder -> profile service
     platform.kill("profiles")
-    wait_for(lambda: ready(platform, "bidder") == 503, 30, "bidder unready without profiles")
+    wait_for(lambda: platform.ready("bidder") == 503, 30, "bidder unready without profiles")
     platform.start("profiles")
-    wait_for(lambda: ready(platform, "bidder") == 200, 30, "bidder ready again")
+    wait_for(lambda: platform.ready("bidder") == 200, 30, "bidder ready again")
 
     # outcomes and web -> database: refuse connections to it (dropping the open ones), then allow them
     database = connection.settings_dict["NAME"]
     connection.close()
     set_connections_allowed(database, False)
     try:
-        wait_for(lambda: ready(platform, "outcomes") == 503, 30, "outcomes unready without database")
-        wait_for(lambda: ready(platform, "web") == 503, 30, "web unready without database")
+        wait_for(lambda: platform.ready("outcomes") == 503, 30, "outcomes unready without database")
+        wait_for(lambda: platform.ready("web") == 503, 30, "web unready without database")
     finally:
         set_connections_allowed(database, True)
-    wait_for(lambda: ready(platform, "outcomes") == 200, 30, "outcomes ready again")
-    wait_for(lambda: ready(platform, "web") == 200, 30, "web ready again")
+    wait_for(lambda: platform.ready("outcomes") == 200, 30, "outcomes ready again")
+    wait_for(lambda: platform.ready("web") == 200, 30, "web ready again")
     assert stored() == {}  # nothing was sent; the roles just kept running
 
 
 def test_profiles_readyz_follows_redis(topic_prefix, tmp_path, private_redis):
     with Platform(tmp_path, topic_prefix, redis_url(0, private_redis.port)) as pf:
         pf.start("profiles")
-        wait_for(lambda: ready(pf, "profiles") == 200, 30, "profiles ready")
+        wait_for(lambda: pf.ready("profiles") == 200, 30, "profiles ready")
         private_redis.stop()
-        wait_for(lambda: ready(pf, "profiles") == 503, 30, "profiles unready without Redis")
+        wait_for(lambda: pf.ready("profiles") == 503, 30, "profiles unready without Redis")
         private_redis.start()
-        wait_for(lambda: ready(pf, "profiles") == 200, 30, "profiles ready again")
+        wait_for(lambda: pf.ready("profiles") == 200, 30, "profiles ready again")

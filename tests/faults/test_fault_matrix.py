@@ -160,7 +160,7 @@ class Case:
 
     def ready(self, role: str) -> int:
         # As long as the Kubernetes probes allow (4 s): a check of a dead broker takes its timeout.
-        return http_get(self.platform.ports[role], "/readyz", timeout_s=4)[0]
+        return self.platform.ready(role, timeout_s=4)
 
     def wait_ready(self, roles: tuple[str, ...], status: int, why: str) -> None:
         for role in roles:
