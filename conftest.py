@@ -50,7 +50,7 @@ def manage(*args: str, env: dict[str, str] | None = None, log: Path | None = Non
 def topic_prefix(settings) -> Iterator[str]:
     """Fresh, uniquely named pipeline topics (and DLQs) on the real broker for one test."""
     from pipeline.admin_kafka import admin_client, ensure_topics
-    from pipeline.runner import kafka_reachable
+    from pipeline.readiness import kafka as kafka_reachable
 
     try:
         kafka_reachable()

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI / Redoc assets for /api/docs/, served locally (no CDN)
     "channels",
     "django_prometheus",
+    "helios_site",  # wiring only: its one command is runembedded
     "pipeline",
     "intake",
     "profiles",

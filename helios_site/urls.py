@@ -1,39 +1,27 @@
-import json
+from functools import partial
 
 from django.conf import settings
 from django.contrib import admin
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 
-from pipeline.sideserver import run_checks
+from pipeline import readiness
+from pipeline.readiness import ReadyCheck
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
-def _database() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        return cursor.fetchone() == (1,)
-
-
-def _redis() -> bool:
-    import redis
-
-    return bool(redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1).ping())
-
-
 def readyz(request: HttpRequest) -> HttpResponse:
     """200 while the database (and, distributed, the Redis channel layer) answers; else 503."""
-    checks = {"database": _database}
+    # The request's own connection stays open for the rest of the request (Django closes it).
+    checks: dict[str, ReadyCheck] = {"database": partial(readiness.database, close=False)}
     if settings.HELIOS_CHANNEL_LAYER == "redis":
-        checks["redis"] = _redis
-    failed = run_checks(checks)
-    body = {"status": "unready", "failed": failed} if failed else {"status": "ready"}
-    return HttpResponse(json.dumps(body), status=503 if failed else 200, content_type="application/json")
+        checks["redis"] = readiness.redis
+    status, body = readiness.readyz(checks)
+    return HttpResponse(body, status=status, content_type="application/json")
 
 
 urlpatterns = [

@@ -33,5 +33,15 @@ class LocalPublisher:
         partition = Partition(self.topic, zlib.crc32(key) % self.partitions)
         self.producer.produce(partition, KafkaPayload(key, value, [])).result()
 
+    # The in-process broker is always there; these match IntakeProducer's interface.
+    last_error = ""
+
     def reachable(self) -> bool:
         return True
+
+    def check(self) -> bool:
+        return True
+
+    def close(self) -> int:
+        """Nothing is left undelivered: `publish` returned only once the broker held the message."""
+        return 0

@@ -1,6 +1,6 @@
 """The handler role: the intake ASGI app on uvicorn (httptools + uvloop), plus the metrics side server.
 
-`manage.py runkafka handler` calls `serve(stop)` after installing its SIGTERM/SIGINT handlers, which
+`manage.py runkafka handler` calls `serve(stop, transport)` after installing its SIGTERM/SIGINT handlers, which
 set `stop`; uvicorn's own signal handling is turned off so that there is one owner of the signals.
 """
 
@@ -22,8 +22,10 @@ from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from intake.app import ASGIApp, create_app, overloaded_app
+from intake.local import LocalPublisher
 from intake.producer import IntakeProducer
-from pipeline.sideserver import SideServer
+from pipeline.sideserver import role_side_server
+from pipeline.transports import LocalTransport, Transport
 
 logger = logging.getLogger(__name__)
 
@@ -232,25 +234,34 @@ def build_server(app: ASGIApp, stop: threading.Event, *, host: str, port: int) -
     return _Server(config, stop)
 
 
-def serve(stop: threading.Event) -> None:
-    """Serves `POST /bid` and `GET /healthz` on HELIOS_HANDLER_HOST:HELIOS_HANDLER_PORT and the
-    metrics side server on HELIOS_METRICS_HOST:HELIOS_ROLE_PORTS["handler"] until `stop` is set;
-    then answers what is in flight, flushes the producer and returns."""
-    producer = IntakeProducer.from_settings().start()
-    side = SideServer(settings.HELIOS_METRICS_HOST, settings.HELIOS_ROLE_PORTS["handler"], {"kafka": producer.check})
-    side.start()
+def _publisher(transport: Transport) -> IntakeProducer | LocalPublisher:
+    """Kafka's long-lived producer, or embedded mode's publisher to the in-process broker."""
+    if isinstance(transport, LocalTransport):
+        return LocalPublisher(transport)
+    return IntakeProducer.from_settings().start()
+
+
+def serve(stop: threading.Event, transport: Transport, *, started: threading.Event | None = None) -> None:
+    """Serves `POST /bid` and `GET /healthz` on HELIOS_HANDLER_HOST:HELIOS_HANDLER_PORT, and on
+    Kafka the metrics side server on HELIOS_METRICS_HOST:HELIOS_ROLE_PORTS["handler"], until `stop`
+    is set; then answers what is in flight, flushes the producer and returns. `started` is set
+    once the server is built, just before it starts listening."""
+    publisher = _publisher(transport)
     host, port = settings.HELIOS_HANDLER_HOST, settings.HELIOS_HANDLER_PORT
-    logger.info(
-        "handler listening on %s:%s (metrics on :%s), producing to %s; broker %s",
-        host,
-        port,
-        side.port,
-        producer.topic,
-        "reachable" if producer.reachable() else f"unreachable ({producer.last_error})",
-    )
-    try:
-        build_server(create_app(producer), stop, host=host, port=port).run()
-    finally:
-        side.stop()
-        left = producer.close()
-        logger.info("handler stopped; %d messages left undelivered", left)
+    with role_side_server("handler", transport, {"kafka": publisher.check}) as side_port:
+        logger.info(
+            "handler listening on %s:%s (metrics on :%s), producing to %s; broker %s",
+            host,
+            port,
+            side_port,
+            publisher.topic,
+            "reachable" if publisher.reachable() else f"unreachable ({publisher.last_error})",
+        )
+        try:
+            server = build_server(create_app(publisher), stop, host=host, port=port)
+            if started is not None:
+                started.set()
+            server.run()
+        finally:
+            left = publisher.close()
+            logger.info("handler stopped; %d messages left undelivered", left)

@@ -23,13 +23,13 @@ from arroyo.processing.strategies.abstract import ProcessingStrategy, Processing
 from arroyo.processing.strategies.batching import ValuesBatch
 from arroyo.types import BrokerValue, Commit, FilteredPayload, Message, Partition
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, reset_queries
+from django.db import InterfaceError, OperationalError, close_old_connections, reset_queries
 
 from outcomes.metrics import BATCH_DURATION, WRITE_RETRIES
 from outcomes.rows import InvalidOutcome, outcome_row
 from outcomes.services import outcome_record_batch
 from outcomes.snapshots import start_publisher
-from pipeline import topics
+from pipeline import readiness, topics
 from pipeline.logs import log_requests
 from pipeline.messages import AuctionOutcome
 from pipeline.roles import RoleContext
@@ -74,17 +74,6 @@ def check_outcome(message: Message[AuctionOutcome]) -> AuctionOutcome:
             value.partition, value.offset, reason=f"{type(exc).__name__}: {exc}", log_exception=False
         ) from exc
     return message.payload
-
-
-def database_ready() -> bool:
-    """The /readyz check: a `SELECT 1`. It closes the calling thread's connection afterwards (the
-    side server answers each request in a new thread), so do not call it inside a transaction."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-            return cursor.fetchone() == (1,)
-    finally:
-        connection.close()
 
 
 class WriteBatches(ProcessingStrategy[FilteredPayload | Batch]):
@@ -194,7 +183,7 @@ class OutcomesStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
 
 
 def outcomes_factory(ctx: RoleContext) -> OutcomesStrategyFactory:
-    ctx.ready_checks["database"] = database_ready
+    ctx.ready_checks["database"] = readiness.database
     ctx.closers.append(start_publisher())  # dashboard snapshots, at most one per interval
     return OutcomesStrategyFactory(
         max_batch_size=settings.HELIOS_OUTCOMES_BATCH_SIZE, max_batch_time_s=settings.HELIOS_OUTCOMES_BATCH_TIME_S

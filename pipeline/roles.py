@@ -19,22 +19,26 @@ from pipeline import topics
 @dataclass(frozen=True)
 class RoleSpec:
     """A role. A consumer role has an input `topic` and a `factory(ctx) -> ProcessingStrategyFactory`;
-    a server role (no topic) has a `factory(stop_event) -> None` that serves until the event is set."""
+    a server role (no topic) has a `factory(stop, transport) -> None` that serves until the event
+    `stop` is set, on the transport it is given (Kafka, or embedded mode's in-process broker), and
+    listens on the port named by the setting `port_setting`."""
 
     factory: str
     topic: str | None = None
     output: str | None = None
     description: str = ""
+    port_setting: str | None = None
 
     def load(self) -> Callable[..., Any]:
         return import_string(self.factory)
 
 
+# In start order: embedded mode starts them in this order and stops them in reverse.
 ROLES: dict[str, RoleSpec] = {
-    "handler": RoleSpec(
-        factory="intake.server.serve",
-        output=topics.BID_REQUESTS,
-        description="POST /bid front door -> bid_requests",
+    "profiles": RoleSpec(
+        factory="profiles.role.serve",
+        description="gRPC profile service on Redis",
+        port_setting="HELIOS_PROFILES_PORT",
     ),
     "bidder": RoleSpec(
         factory="bidding.consumer.bidder_factory",
@@ -52,6 +56,12 @@ ROLES: dict[str, RoleSpec] = {
         factory="outcomes.consumer.outcomes_factory",
         topic=topics.AUCTION_OUTCOMES,
         description="auction_outcomes -> PostgreSQL, dashboard snapshots",
+    ),
+    "handler": RoleSpec(
+        factory="intake.server.serve",
+        output=topics.BID_REQUESTS,
+        description="POST /bid front door -> bid_requests",
+        port_setting="HELIOS_HANDLER_PORT",
     ),
 }
 

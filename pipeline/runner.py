@@ -1,6 +1,7 @@
 """Builds and runs one role: the same code path for `runkafka` (Kafka) and embedded mode (local)."""
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -11,9 +12,9 @@ from arroyo.processing import StreamProcessor
 from arroyo.types import Topic
 from django.conf import settings
 
-from pipeline import topics
+from pipeline import readiness, topics
 from pipeline.roles import ROLES, RoleContext, consumer_group
-from pipeline.sideserver import SideServer
+from pipeline.sideserver import role_side_server
 from pipeline.strategies import ReasonDlqProducer
 from pipeline.transports import KafkaTransport, Transport
 
@@ -71,45 +72,34 @@ def build_role(name: str, transport: Transport) -> BuiltRole:
     return BuiltRole(name, processor, closers, ctx)
 
 
+def install_signal_handlers(stop: Callable[[], None]) -> None:
+    """SIGTERM and SIGINT call `stop` (a role process has one owner of its signals)."""
+
+    def handler(signum: int, frame: Any) -> None:
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
 def run_consumer_role(name: str, install_signals: Callable[[Callable[[], None]], None]) -> None:
     """Runs a consumer role on Kafka with its side server until a signal asks it to stop."""
-    role = build_role(name, KafkaTransport())
-    role.ctx.ready_checks.setdefault("kafka", kafka_reachable)
-    side = SideServer(settings.HELIOS_METRICS_HOST, settings.HELIOS_ROLE_PORTS[name], role.ctx.ready_checks).start()
-    install_signals(role.shutdown)
-    logger.info("role %s started (metrics on :%s)", name, side.port)
-    try:
-        role.run()
-    finally:
-        side.stop()
-        logger.info("role %s stopped", name)
+    transport = KafkaTransport()
+    role = build_role(name, transport)
+    role.ctx.ready_checks.setdefault("kafka", readiness.kafka)
+    with role_side_server(name, transport, role.ctx.ready_checks) as port:
+        install_signals(role.shutdown)
+        logger.info("role %s started (metrics on :%s)", name, port)
+        try:
+            role.run()
+        finally:
+            logger.info("role %s stopped", name)
 
 
-def run_server_role(name: str, install_signals: Callable[[Callable[[], None]], None]) -> None:
-    """Runs a server role (no input topic) until a signal sets its stop event."""
+def run_server_role(name: str, install_signals: Callable[[Callable[[], None]], None], **options: Any) -> None:
+    """Runs a server role (no input topic) on Kafka until a signal sets its stop event."""
     stop = threading.Event()
     install_signals(stop.set)
     logger.info("role %s started", name)
-    ROLES[name].load()(stop)
+    ROLES[name].load()(stop, KafkaTransport(), **options)
     logger.info("role %s stopped", name)
-
-
-_probe_clients: dict[str, Any] = {}
-_probe_lock = threading.Lock()
-
-
-def kafka_reachable() -> bool:
-    """The /readyz check of the Kafka roles: a metadata request (raises when no broker answers in
-    2 s). One long-lived client per broker list: a client per probe meant librdkafka threads and
-    sockets created and torn down every few seconds, and many at once while a broker is down."""
-    from confluent_kafka.admin import AdminClient
-
-    from pipeline.transports import bootstrap_servers
-
-    servers = ",".join(bootstrap_servers())
-    with _probe_lock:
-        admin = _probe_clients.get(servers)
-        if admin is None:
-            admin = AdminClient({"bootstrap.servers": servers, "socket.connection.setup.timeout.ms": 1000})
-            _probe_clients[servers] = admin
-    return bool(admin.list_topics(timeout=2).brokers)

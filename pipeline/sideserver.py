@@ -1,29 +1,21 @@
 """A small HTTP side server per role: `/metrics` (Prometheus), `/healthz` (liveness) and `/readyz`
 (every dependency reachable). It runs in a daemon thread so a role's own loop stays untouched."""
 
-import json
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from pipeline.readiness import ReadyCheck, readyz, run_checks
+from pipeline.transports import LocalTransport, Transport
+
+__all__ = ["ReadyCheck", "SideServer", "role_side_server", "run_checks"]
+
 logger = logging.getLogger(__name__)
-
-ReadyCheck = Callable[[], object]  # raises (or returns False) when the dependency is unreachable
-
-
-def run_checks(checks: Mapping[str, ReadyCheck]) -> dict[str, str]:
-    """Runs each readiness check; returns {name: error} for those that failed."""
-    failed: dict[str, str] = {}
-    for name, check in checks.items():
-        try:
-            if check() is False:
-                failed[name] = "unavailable"
-        except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-            failed[name] = f"{type(exc).__name__}: {exc}"[:300]
-    return failed
 
 
 class SideServer:
@@ -39,9 +31,7 @@ class SideServer:
                 elif path == "/healthz":
                     self._send(200, b"ok", "text/plain")
                 elif path == "/readyz":
-                    failed = run_checks(server.checks)
-                    body = {"status": "unready", "failed": failed} if failed else {"status": "ready"}
-                    self._send(503 if failed else 200, json.dumps(body).encode(), "application/json")
+                    self._send(*readyz(server.checks), "application/json")
                 else:
                     self._send(404, b"not found", "text/plain")
 
@@ -67,3 +57,18 @@ class SideServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextlib.contextmanager
+def role_side_server(role: str, transport: Transport, checks: Mapping[str, ReadyCheck]) -> Iterator[int | None]:
+    """The side server of a role process on HELIOS_ROLE_PORTS[role] while the block runs; yields its
+    port. None on the in-process transport: in embedded mode the web role's /readyz and /metrics
+    speak for the whole process."""
+    if isinstance(transport, LocalTransport):
+        yield None
+        return
+    side = SideServer(settings.HELIOS_METRICS_HOST, settings.HELIOS_ROLE_PORTS[role], checks).start()
+    try:
+        yield side.port
+    finally:
+        side.stop()

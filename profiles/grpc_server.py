@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import NoReturn
 
@@ -232,11 +233,15 @@ def serve(
     store: ProfileStore,
     grace_s: float = STOP_GRACE_S,
     max_workers: int = DEFAULT_WORKERS,
+    on_bound: Callable[[int], object] | None = None,
 ) -> None:
-    """Serves until `stop` is set, then stops gracefully. Blocks; logs once at start and stop."""
+    """Serves until `stop` is set, then stops gracefully. Blocks; logs once at start and stop.
+    `on_bound(port)` is called once the server is serving on `port`."""
     server, bound = start_server(host=host, port=port, store=store, max_workers=max_workers)
     logger.info("profile service listening on %s", _address(host, bound))
     try:
+        if on_bound is not None:
+            on_bound(bound)
         while not stop.wait(timeout=1.0):
             pass
     finally:

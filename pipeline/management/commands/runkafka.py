@@ -1,20 +1,10 @@
-import signal
-from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from pipeline.logs import set_service
 from pipeline.roles import ROLES
-from pipeline.runner import run_consumer_role, run_server_role
-
-
-def _install_signals(stop: Callable[[], None]) -> None:
-    def handler(signum: int, frame: Any) -> None:
-        stop()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+from pipeline.runner import install_signal_handlers, run_consumer_role, run_server_role
 
 
 class Command(BaseCommand):
@@ -29,6 +19,6 @@ class Command(BaseCommand):
             raise CommandError(f"unknown role {role!r}; the roles are:\n{lines}", returncode=2)
         set_service(role)
         if ROLES[role].topic is None:
-            run_server_role(role, _install_signals)
+            run_server_role(role, install_signal_handlers)
         else:
-            run_consumer_role(role, _install_signals)
+            run_consumer_role(role, install_signal_handlers)

@@ -1,14 +1,10 @@
-import signal
-import threading
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from pipeline.logs import set_service
-from pipeline.sideserver import SideServer
-from profiles.grpc_server import DEFAULT_WORKERS, STOP_GRACE_S, serve
-from profiles.store import profile_store
+from pipeline.runner import install_signal_handlers, run_server_role
+from profiles.grpc_server import DEFAULT_WORKERS, STOP_GRACE_S
 
 
 class Command(BaseCommand):
@@ -20,24 +16,4 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, workers: int, grace: float, **options: Any) -> None:
         set_service("profiles")
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: Any) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        store = profile_store()
-        side = SideServer(settings.HELIOS_METRICS_HOST, settings.HELIOS_ROLE_PORTS["profiles"], {"redis": store.ping})
-        side.start()
-        try:
-            serve(
-                stop,
-                host=settings.HELIOS_PROFILES_HOST,
-                port=settings.HELIOS_PROFILES_PORT,
-                store=store,
-                grace_s=grace,
-                max_workers=workers,
-            )
-        finally:
-            side.stop()
+        run_server_role("profiles", install_signal_handlers, workers=workers, grace_s=grace)
