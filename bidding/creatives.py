@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from pipeline.messages import AdCreative
 from profiles.types import CATEGORIES
 
 CREATIVE_FIELDS = ("creative_id", "title", "image_url", "landing_url")
@@ -26,6 +27,16 @@ class Creative:
     title: str
     image_url: str
     landing_url: str
+
+    def ad(self, tier: str) -> AdCreative:
+        """This creative as a bid response carries it, served at price tier `tier`."""
+        return AdCreative(
+            creative_id=self.creative_id,
+            title=self.title,
+            image_url=self.image_url,
+            landing_url=self.landing_url,
+            bid_tier=tier,
+        )
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeGuard
 
-from bidding.creatives import DEFAULT_CATALOG, Creative, CreativeCatalog
+from bidding.creatives import DEFAULT_CATALOG, CreativeCatalog
+from pipeline.messages import AdCreative
 from profiles.types import Interest, Profile
 
 BID_CURRENCY = "USD"
@@ -127,8 +128,9 @@ DEFAULT_TIERS = Tiers(
 class BidDecision:
     """What the bidder does with one impression.
 
-    `tier` is the tier the user's score reached even when there is no bid; `creative` is None and
-    `bid_price` 0 when there is no bid (`no_bid_reason` says why).
+    `tier` is the tier the user's score reached even when there is no bid; `creative` is the bid
+    response's creative as it goes on the topic; it is None and `bid_price` 0 when there is no bid
+    (`no_bid_reason` says why).
     """
 
     bid_price: float
@@ -138,7 +140,7 @@ class BidDecision:
     interest_score: float | None
     user_interests: list[str]
     no_bid_reason: NoBidReason | None
-    creative: Creative | None
+    creative: AdCreative | None
 
     @property
     def bids(self) -> bool:
@@ -184,5 +186,5 @@ def price_bid(
         interest_score=interest.score if interest is not None else None,
         user_interests=[i.category for i in profile.interests] if profile is not None else [],
         no_bid_reason=reason,
-        creative=creatives.for_interest(winning) if reason is None else None,
+        creative=creatives.for_interest(winning).ad(tier.name) if reason is None else None,
     )

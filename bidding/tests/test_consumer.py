@@ -13,9 +13,11 @@ from prometheus_client import REGISTRY
 
 from bidding import consumer
 from bidding.breaker import BreakerState, CircuitBreaker
-from bidding.consumer import READY_PROBE_USER_ID, BidderSettings, bidder_factory, process_bid_requests
+from bidding.config import BidderSettings
+from bidding.consumer import bidder_factory, process_bid_requests
 from bidding.creatives import DEFAULT_CATALOG, DEFAULT_CREATIVE, Creative
 from bidding.pricing import DEFAULT_TIERS
+from bidding.readiness import READY_PROBE_USER_ID
 from bidding.tests.fakes import (
     DEMO_PROFILES,
     FakeClock,
@@ -227,7 +229,7 @@ def test_unexpected_lookup_error_does_not_stop_the_bidder(
     [response] = process_bid_requests([request("r1", "user-premium")], lookup=lookup, breaker=breaker, config=CONFIG)
     assert (response.bid_price, response.enriched) == (0.35, False)
     assert breaker.consecutive_failures == 1  # a lookup that keeps crashing gets skipped
-    assert [r.levelname for r in caplog.records if r.name == "bidding.consumer"] == ["ERROR"]
+    assert [r.levelname for r in caplog.records if r.name == "bidding.enrichment"] == ["ERROR"]
 
 
 def test_no_log_per_message(lookup: FakeLookup, breaker: CircuitBreaker, caplog: pytest.LogCaptureFixture) -> None:

@@ -6,7 +6,8 @@ import pytest
 
 from bidding import consumer
 from bidding.breaker import CircuitBreaker
-from bidding.consumer import BidderSettings, process_bid_requests
+from bidding.config import BidderSettings
+from bidding.consumer import process_bid_requests
 from bidding.tests.fakes import request
 from conftest import free_port
 from pipeline import topics
