@@ -10,12 +10,13 @@ from prometheus_client import REGISTRY
 
 from outcomes import consumer
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
-from outcomes.tests.broker import committed, dlq, produce, run_for, run_until
 from outcomes.tests.factories import outcome_message, outcome_messages
 from pipeline.messages import encode
 from pipeline.runner import BuiltRole, build_role
 from pipeline.sideserver import run_checks
 from pipeline.strategies import ERROR_HEADER
+from pipeline.testing import committed, produce, read_dlq, run_for, step_until
+from pipeline.topics import AUCTION_OUTCOMES
 from pipeline.transports import LocalTransport
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -24,27 +25,27 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_every_message_is_stored_once_and_committed(role: BuiltRole, transport: LocalTransport) -> None:
     messages = outcome_messages(10)
     for m in messages:
-        produce(transport, encode(m), m.bid_request_id.encode())
-    produce(transport, encode(messages[3]))  # a re-delivered duplicate
-    run_until(role, lambda: committed(transport) == 11)
+        produce(transport, AUCTION_OUTCOMES, encode(m), m.bid_request_id.encode())
+    produce(transport, AUCTION_OUTCOMES, encode(messages[3]))  # a re-delivered duplicate
+    step_until(role, lambda: committed(transport, "outcomes") == 11)
     assert AuctionOutcome.objects.count() == 10
     assert set(AuctionOutcome.objects.values_list("bid_id", flat=True)) == {m.bid_request_id for m in messages}
     assert OutcomeDailyRollup.objects.get().total == 10
-    assert dlq(transport) == []
+    assert read_dlq(transport, AUCTION_OUTCOMES) == []
     assert "database" in role.ctx.ready_checks
 
 
 def test_poison_messages_go_to_the_dlq_and_the_next_is_stored(role: BuiltRole, transport: LocalTransport) -> None:
     good = outcome_messages(2)
-    produce(transport, encode(good[0]))
-    produce(transport, b"this is not json", b"bad-1")
-    produce(transport, b'{"bid_request_id": 5, "imp_id": "1"}', b"bad-2")
-    produce(transport, encode(outcome_message(received_at="yesterday")), b"bad-3")
-    produce(transport, encode(good[1]))
-    run_until(role, lambda: committed(transport) == 5)
+    produce(transport, AUCTION_OUTCOMES, encode(good[0]))
+    produce(transport, AUCTION_OUTCOMES, b"this is not json", b"bad-1")
+    produce(transport, AUCTION_OUTCOMES, b'{"bid_request_id": 5, "imp_id": "1"}', b"bad-2")
+    produce(transport, AUCTION_OUTCOMES, encode(outcome_message(received_at="yesterday")), b"bad-3")
+    produce(transport, AUCTION_OUTCOMES, encode(good[1]))
+    step_until(role, lambda: committed(transport, "outcomes") == 5)
 
     assert sorted(AuctionOutcome.objects.values_list("bid_id", flat=True)) == sorted(m.bid_request_id for m in good)
-    dead = dlq(transport)
+    dead = read_dlq(transport, AUCTION_OUTCOMES)
     assert [p.key for p in dead] == [b"bad-1", b"bad-2", b"bad-3"]
     assert dead[0].value == b"this is not json"
     reasons = [dict(p.headers)[ERROR_HEADER] for p in dead]
@@ -59,16 +60,16 @@ def test_dlq_offset_is_not_committed_ahead_of_unwritten_outcomes(
     batch_settings.HELIOS_OUTCOMES_BATCH_SIZE = 100
     batch_settings.HELIOS_OUTCOMES_BATCH_TIME_S = 60
     built = build_role("outcomes", transport)
-    produce(transport, encode(outcome_message()))
-    produce(transport, encode(outcome_message()))
-    produce(transport, b"poison", b"bad")
-    produce(transport, encode(outcome_message()))
-    run_until(built, lambda: len(dlq(transport)) == 1)
+    produce(transport, AUCTION_OUTCOMES, encode(outcome_message()))
+    produce(transport, AUCTION_OUTCOMES, encode(outcome_message()))
+    produce(transport, AUCTION_OUTCOMES, b"poison", b"bad")
+    produce(transport, AUCTION_OUTCOMES, encode(outcome_message()))
+    step_until(built, lambda: len(read_dlq(transport, AUCTION_OUTCOMES)) == 1)
     run_for(built, 0.2)
-    assert (committed(transport), AuctionOutcome.objects.count()) == (0, 0)
+    assert (committed(transport, "outcomes"), AuctionOutcome.objects.count()) == (0, 0)
     built.shutdown()
     built.run()  # flushes the batch, then commits
-    assert (committed(transport), AuctionOutcome.objects.count()) == (4, 3)
+    assert (committed(transport, "outcomes"), AuctionOutcome.objects.count()) == (4, 3)
 
 
 def test_offsets_move_only_after_the_database_commit(
@@ -87,11 +88,11 @@ def test_offsets_move_only_after_the_database_commit(
     retries_before = REGISTRY.get_sample_value("helios_outcomes_write_retries_total") or 0.0
     messages = outcome_messages(3)
     for m in messages:
-        produce(transport, encode(m))
-    run_until(role, lambda: bool(failures))
-    assert (committed(transport), AuctionOutcome.objects.count()) == (0, 0)
+        produce(transport, AUCTION_OUTCOMES, encode(m))
+    step_until(role, lambda: bool(failures))
+    assert (committed(transport, "outcomes"), AuctionOutcome.objects.count()) == (0, 0)
 
-    run_until(role, lambda: committed(transport) == 3)  # retried after the back-off
+    step_until(role, lambda: committed(transport, "outcomes") == 3)  # retried after the back-off
     assert AuctionOutcome.objects.count() == 3
     assert REGISTRY.get_sample_value("helios_outcomes_write_retries_total") == retries_before + 1
 
@@ -107,13 +108,13 @@ def test_shutdown_while_the_database_is_down_commits_nothing(
 
     monkeypatch.setattr(consumer, "outcome_record_batch", down)
     for m in outcome_messages(6):  # one batch waiting, the next one refused
-        produce(transport, encode(m))
+        produce(transport, AUCTION_OUTCOMES, encode(m))
     run_for(role, 0.5)
     assert len(attempts) >= 2  # retried with back-off...
     assert len(attempts) < 10  # ...not in a busy loop
     role.shutdown()
     role.run()  # gives up on the unwritten batches within the join timeout
-    assert (committed(transport), AuctionOutcome.objects.count()) == (0, 0)
+    assert (committed(transport, "outcomes"), AuctionOutcome.objects.count()) == (0, 0)
 
 
 def test_database_ready_check(role: BuiltRole) -> None:

@@ -12,12 +12,13 @@ from prometheus_client import REGISTRY
 from outcomes import storage
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
 from outcomes.services import outcome_record_batch
-from outcomes.tests.broker import committed, produce, run_for, run_until
 from outcomes.tests.factories import outcome_messages
 from outcomes.tests.test_services import assert_stats_match_rows
 from pipeline.messages import AuctionOutcome as Message
 from pipeline.messages import encode
 from pipeline.runner import BuiltRole
+from pipeline.testing import committed, produce, run_for, step_until
+from pipeline.topics import AUCTION_OUTCOMES
 from pipeline.transports import LocalTransport
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -66,8 +67,8 @@ def test_role_rides_out_a_database_outage(role: BuiltRole, transport: LocalTrans
     committed meanwhile, nothing is lost, and the role carries on by itself when it is back."""
     first, second = outcome_messages(4), outcome_messages(4)
     for m in first:
-        produce(transport, encode(m))
-    run_until(role, lambda: committed(transport) == 4)
+        produce(transport, AUCTION_OUTCOMES, encode(m))
+    step_until(role, lambda: committed(transport, "outcomes") == 4)
     retries_before = REGISTRY.get_sample_value("helios_outcomes_write_retries_total") or 0.0
 
     # The role runs in this thread: `connection` is its connection.
@@ -81,13 +82,13 @@ def test_role_rides_out_a_database_outage(role: BuiltRole, transport: LocalTrans
             cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
         killer.close()
         for m in second:
-            produce(transport, encode(m))
+            produce(transport, AUCTION_OUTCOMES, encode(m))
         run_for(role, 1.0)
-        assert committed(transport) == 4
+        assert committed(transport, "outcomes") == 4
     finally:
         connection.settings_dict["PORT"] = port
 
-    run_until(role, lambda: committed(transport) == 8)
+    step_until(role, lambda: committed(transport, "outcomes") == 8)
     assert AuctionOutcome.objects.count() == 8
     assert OutcomeDailyRollup.objects.get().total == 8
     assert (REGISTRY.get_sample_value("helios_outcomes_write_retries_total") or 0.0) > retries_before
