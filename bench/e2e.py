@@ -180,8 +180,8 @@ def run_step(pipeline: Pipeline, url: str, rate: float, seconds: float, database
         "bidder_keeps_up": consumed_rate >= KEEP_UP * accepted_rate,
         "outcomes_keep_up": stored_rate >= KEEP_UP * priced_rate,
         "backlog_drains": drain_s is not None and drain_s <= DRAIN_OK_S,
-        "generator_kept_rate": client.get("send_rate_per_s", 0) >= KEEP_UP * rate,
-        "answers_202": client.get("not_202", 1) <= MAX_NOT_202 * max(client.get("scheduled", 1), 1),
+        "generator_kept_rate": client.get("rate_per_s", 0) >= KEEP_UP * rate,
+        "answers_202": client.get("rejected", 1) <= MAX_NOT_202 * max(client.get("scheduled", 1), 1),
     }
     sustained = all(checks.values())
     step = {
