@@ -2,7 +2,6 @@
 `make test` starts PostgreSQL, Redis and Kafka first."""
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from pipeline.processes import free_port
+
+__all__ = ["free_port"]  # the tests import it from here
+
 REPO = Path(__file__).resolve().parent
 
 
@@ -26,12 +29,6 @@ def service_env(**extra: str) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def manage(*args: str, env: dict[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:

@@ -3,8 +3,9 @@
 Every benchmark runs on the local services (scripts/services.sh) but keeps out of everybody's way:
 fresh topics under a random HELIOS_TOPIC_PREFIX (deleted afterwards, with their consumer groups),
 its own PostgreSQL database (`helios_bench_roles`, created and migrated on first use) and Redis
-database 12. Roles are started as real processes (`manage.py runkafka <role>`, `runprofiles`), like
-tests/e2e/harness.py does, with production-like settings (DEBUG off, WARNING logs).
+database 12. Roles are started as real processes (`manage.py runkafka <role>`, `runprofiles`) by the
+harness the end-to-end tests use (pipeline/processes.py), with production-like settings (DEBUG off,
+WARNING logs).
 
 BENCH_QUICK=1 shortens every benchmark to a smoke run; its figures are not the published ones.
 """
@@ -14,8 +15,6 @@ import os
 import platform
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,8 @@ QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0", "false", "no")
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from pipeline.processes import RoleProcesses  # noqa: E402 - needs sys.path first
+
 # For A/B experiments only: a script that patches something, then runs manage.py's main().
 MANAGE = os.environ.get("BENCH_MANAGE", "manage.py")
 BENCH_DATABASE = "helios_bench_roles"
@@ -41,24 +42,9 @@ BENCH_REDIS_DB = 12
 DEFAULT_DATABASE_URL = "postgresql://helios:helios@127.0.0.1:5432/helios"
 OUTCOME_TABLES = ("outcomes_auctionoutcome", "outcomes_outcomedailyrollup")
 
-# role -> the env var of its metrics side-server port (settings.HELIOS_ROLE_PORTS)
-METRICS_PORT_ENV = {
-    "handler": "HELIOS_HANDLER_METRICS_PORT",
-    "bidder": "HELIOS_BIDDER_METRICS_PORT",
-    "auction": "HELIOS_AUCTION_METRICS_PORT",
-    "outcomes": "HELIOS_OUTCOMES_METRICS_PORT",
-    "profiles": "HELIOS_PROFILES_METRICS_PORT",
-}
-
 
 def log(text: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {text}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def load_average() -> str:
@@ -338,64 +324,31 @@ def produce_all(topic: str, messages: Iterable[tuple[bytes, bytes]]) -> int:
 # ------------------------------------------------------------------ role processes
 
 
-class Roles:
-    """Role processes on fresh ports, all stopped by `stop_all()` (by pid, SIGTERM then SIGKILL)."""
+class Roles(RoleProcesses):
+    """Role processes (pipeline/processes.py, shared with tests/e2e) with production-like settings
+    on the bench services and `prefix`'s topics; `stop_all()` stops them by pid."""
 
     def __init__(self, prefix: str, workdir: Path, **env: str) -> None:
         self.prefix = prefix
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.ports = {role: free_port() for role in METRICS_PORT_ENV}
-        self.handler_port = free_port()
-        self.grpc_port = free_port()
-        self.env = role_env(
-            HELIOS_TOPIC_PREFIX=prefix,
-            HELIOS_CONSUMER_GROUP_PREFIX=f"{prefix}helios",
-            HELIOS_CHANNEL_PREFIX=f"{prefix}asgi",
-            HELIOS_HANDLER_PORT=str(self.handler_port),
-            HELIOS_PROFILES_PORT=str(self.grpc_port),
-            HELIOS_PROFILES_TARGET=f"127.0.0.1:{self.grpc_port}",
-            **{METRICS_PORT_ENV[role]: str(port) for role, port in self.ports.items()},
-            **env,
+        super().__init__(
+            workdir,
+            role_env(
+                HELIOS_TOPIC_PREFIX=prefix,
+                HELIOS_CONSUMER_GROUP_PREFIX=f"{prefix}helios",
+                HELIOS_CHANNEL_PREFIX=f"{prefix}asgi",
+                **env,
+            ),
+            manage=MANAGE,
         )
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, role: str, timeout_s: float = 90) -> subprocess.Popen[bytes]:
-        args = ["runprofiles"] if role == "profiles" else ["runkafka", role]
-        out = open(self.workdir / f"{role}.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen([PYTHON, MANAGE, *args], cwd=REPO, env=self.env, stdout=out, stderr=out)
-        self.procs[role] = proc
-        self.wait_http(self.ports[role], "/healthz", timeout_s, role, proc)
-        if role == "handler":
-            self.wait_http(self.handler_port, "/healthz", timeout_s, "handler to reach Kafka", proc)
-        return proc
-
-    def start_extra(self, role: str, index: int, timeout_s: float = 90) -> subprocess.Popen[bytes]:
-        """Another process of a consumer role, in the same consumer group, on its own metrics port."""
-        name, port = f"{role}#{index}", free_port()
-        self.ports[name] = port
-        out = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        env = {**self.env, METRICS_PORT_ENV[role]: str(port)}
-        proc = subprocess.Popen([PYTHON, MANAGE, "runkafka", role], cwd=REPO, env=env, stdout=out, stderr=out)
-        self.procs[name] = proc
-        self.wait_http(port, "/healthz", timeout_s, name, proc)
-        return proc
+        return super().start(role, timeout_s)
 
     def extra_ports(self, role: str) -> list[int]:
         return [port for name, port in self.ports.items() if name.startswith(f"{role}#")]
 
     def sum_metric(self, ports: list[int], name: str) -> float:
         return sum(scrape(port).value(name) for port in ports)
-
-    def wait_http(self, port: int, path: str, timeout_s: float, what: str, proc: subprocess.Popen[bytes]) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what} exited with {proc.returncode}; see {self.workdir}")
-            if http_status(port, path) == 200:
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{what} not healthy after {timeout_s} s; see {self.workdir}")
 
     def pid(self, role: str) -> int:
         return self.procs[role].pid
@@ -405,33 +358,6 @@ class Roles:
 
     def metrics(self, role: str) -> "Metrics":
         return scrape(self.ports[role])
-
-    def stop(self, role: str, timeout_s: float = 30) -> int | None:
-        proc = self.procs.pop(role, None)
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            return proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait(10)
-
-    def stop_all(self) -> None:
-        order = ("handler", "bidder", "auction", "outcomes", "profiles")
-        for name in sorted(self.procs, key=lambda n: order.index(n.split("#")[0])):
-            self.stop(name)
-
-
-def http_status(port: int, path: str) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except OSError:
-        return 0
 
 
 def seed_profiles(env: Mapping[str, str], synthetic: int) -> None:

@@ -1,17 +1,14 @@
-"""The whole platform as real OS processes, started the way a user starts them.
-
-Each role is `manage.py runkafka <role>` (or `runprofiles`) with its own ports, on fresh topics
-(HELIOS_TOPIC_PREFIX), the pytest database and a Redis database of its own.
+"""The whole platform as real OS processes, started the way a user starts them (pipeline/processes.py,
+shared with the benchmarks), on fresh topics (HELIOS_TOPIC_PREFIX), the pytest database and a Redis
+database of its own; plus the bids the tests send and what the rules say must come out.
 """
 
 import http.client
 import json
 import random
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,18 +20,9 @@ from django.db import connection
 from auction.consumer import auction_settings
 from auction.rules import run_auction
 from bidding.pricing import price_bid
-from conftest import REPO, free_port, manage, service_env
+from conftest import REPO, service_env
+from pipeline.processes import RoleProcesses, http_get
 from profiles.demo import DEMO_BY_ID
-
-ROLE_PORT_ENV = {
-    "web": "HELIOS_WEB_PORT",
-    "handler": "HELIOS_HANDLER_METRICS_PORT",
-    "bidder": "HELIOS_BIDDER_METRICS_PORT",
-    "auction": "HELIOS_AUCTION_METRICS_PORT",
-    "outcomes": "HELIOS_OUTCOMES_METRICS_PORT",
-    "profiles": "HELIOS_PROFILES_METRICS_PORT",
-}
-PIPELINE = ("profiles", "outcomes", "auction", "bidder", "handler", "web")
 
 
 def database_url() -> str:
@@ -54,35 +42,24 @@ def wait_for(check: Callable[[], bool], timeout_s: float, what: str, interval_s:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def http_get(port: int, path: str, timeout_s: float = 2) -> tuple[int, str]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout_s) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
+class Platform(RoleProcesses):
+    """The role processes of one test, on its topics, the pytest database and `redis_url`; a
+    context manager that stops every role and, unless the block failed, asserts clean exits."""
 
-
-class Platform:
     def __init__(self, workdir: Path, prefix: str, redis_url: str, **env: str) -> None:
-        self.workdir = workdir
-        self.ports = {role: free_port() for role in ROLE_PORT_ENV}
-        self.handler_port = free_port()
-        self.grpc_port = free_port()
-        self.env = service_env(
-            HELIOS_TOPIC_PREFIX=prefix,
-            HELIOS_CONSUMER_GROUP_PREFIX=f"{prefix}helios",
-            DATABASE_URL=database_url(),
-            REDIS_URL=redis_url,
-            HELIOS_HANDLER_PORT=str(self.handler_port),
-            HELIOS_PROFILES_PORT=str(self.grpc_port),
-            HELIOS_PROFILES_TARGET=f"127.0.0.1:{self.grpc_port}",
-            # A loaded 2-core test machine can miss the 50 ms production deadline, which would
-            # (correctly) bid unenriched; the expected values assume every lookup answers.
-            HELIOS_PROFILE_DEADLINE_S="2",
-            **{ROLE_PORT_ENV[role]: str(port) for role, port in self.ports.items()},
-            **env,
+        super().__init__(
+            workdir,
+            service_env(
+                HELIOS_TOPIC_PREFIX=prefix,
+                HELIOS_CONSUMER_GROUP_PREFIX=f"{prefix}helios",
+                DATABASE_URL=database_url(),
+                REDIS_URL=redis_url,
+                # A loaded 2-core test machine can miss the 50 ms production deadline, which would
+                # (correctly) bid unenriched; the expected values assume every lookup answers.
+                HELIOS_PROFILE_DEADLINE_S="2",
+                **env,
+            ),
         )
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def seed_profiles(self) -> None:
         subprocess.run(
@@ -92,56 +69,6 @@ class Platform:
             check=True,
             capture_output=True,
         )
-
-    def start(self, role: str) -> None:
-        if role == "web":
-            self.procs[role] = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("daphne")),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.ports["web"]),
-                    "helios_site.asgi:application",
-                ],
-                cwd=REPO,
-                env=self.env,
-                stdout=open(self.workdir / "web.log", "ab"),  # noqa: SIM115 - handed to the child
-                stderr=subprocess.STDOUT,
-            )
-            wait_for(lambda: http_get(self.ports["web"], "/healthz")[0] == 200, 60, "web to be healthy")
-            return
-        args = ("runprofiles",) if role == "profiles" else ("runkafka", role)
-        self.procs[role] = manage(*args, env=self.env, log=self.workdir / f"{role}.log")
-        wait_for(lambda: http_get(self.ports[role], "/healthz")[0] == 200, 60, f"{role} to be healthy")
-        if role == "handler":
-            wait_for(lambda: http_get(self.handler_port, "/healthz")[0] == 200, 60, "handler to reach Kafka")
-
-    def start_all(self, *, web: bool = False) -> None:
-        for role in PIPELINE:
-            if role != "web" or web:
-                self.start(role)
-
-    def kill(self, role: str) -> None:
-        """kill -9: no chance to finish, commit or flush."""
-        proc = self.procs.pop(role)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> dict[str, int | None]:
-        """SIGTERM every role (handler first); returns their exit codes."""
-        codes: dict[str, int | None] = {}
-        for role in reversed(PIPELINE):
-            proc = self.procs.pop(role, None)
-            if proc is None:
-                continue
-            proc.send_signal(signal.SIGTERM)
-            try:
-                codes[role] = proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes[role] = None
-        return codes
 
     def __enter__(self) -> "Platform":
         return self
@@ -158,9 +85,6 @@ class Platform:
     def ready(self, role: str, timeout_s: float = 2) -> int:
         """The status of the role's `/readyz`."""
         return http_get(self.ports[role], "/readyz", timeout_s=timeout_s)[0]
-
-    def log(self, role: str) -> str:
-        return (self.workdir / f"{role}.log").read_text(errors="replace")
 
 
 @dataclass
