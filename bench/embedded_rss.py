@@ -10,7 +10,6 @@ bench/results/embedded_rss.json. Target (issue "Embedded mode"): RSS(10 min) <= 
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,12 +19,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+sys.path.insert(0, str(REPO))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from pipeline.processes import free_port  # noqa: E402 - needs sys.path first
 
 
 def rss_mib(pid: int) -> float:
