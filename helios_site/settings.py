@@ -5,6 +5,8 @@ distributed mode sets DATABASE_URL, REDIS_URL and KAFKA_BOOTSTRAP_SERVERS. Produ
 DJANGO_DEBUG=false and a real DJANGO_SECRET_KEY (it refuses the development key).
 """
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import environ
@@ -147,6 +149,30 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
 
+
+def kafka_client_security(environ: Mapping[str, str]) -> dict[str, str]:
+    """librdkafka's TLS/SASL settings from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_*
+    (and KAFKA_ENABLE_SSL_CERTIFICATE_VERIFICATION): the name after KAFKA_, lower case, "_" -> ".",
+    e.g. KAFKA_SASL_MECHANISM -> sasl.mechanism, KAFKA_SSL_CA_LOCATION -> ssl.ca.location.
+    Every Kafka client of every role gets them (pipeline.transports.client_config)."""
+    exact = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_ENABLE_SSL_CERTIFICATE_VERIFICATION")
+    return {
+        name.removeprefix("KAFKA_").lower().replace("_", "."): value
+        for name, value in sorted(environ.items())
+        if value and (name in exact or name.startswith(("KAFKA_SASL_", "KAFKA_SSL_")))
+    }
+
+
+KAFKA_CLIENT_SECURITY = kafka_client_security(os.environ)
+# Topics that `manage.py kafka_topics` creates: with 3+ brokers in the bootstrap list, 3 replicas
+# of which 2 must acknowledge a write (acks=all), so one broker may fail without losing or
+# refusing anything; a single local node can only hold 1 of each.
+_MULTI_BROKER = len([s for s in KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]) >= 3
+HELIOS_TOPIC_REPLICATION_FACTOR = env.int("HELIOS_TOPIC_REPLICATION_FACTOR", default=3 if _MULTI_BROKER else 1)
+HELIOS_TOPIC_MIN_INSYNC_REPLICAS = env.int(
+    "HELIOS_TOPIC_MIN_INSYNC_REPLICAS", default=max(1, min(2, HELIOS_TOPIC_REPLICATION_FACTOR - 1))
+)
+
 # Channels: the in-memory layer only works inside one process (embedded mode). The distributed
 # mode, where the outcomes role and daphne are separate processes, needs Redis.
 HELIOS_CHANNEL_LAYER = env.str("HELIOS_CHANNEL_LAYER", default="memory")
@@ -185,6 +211,8 @@ HELIOS_MAX_BODY_BYTES = env.int("HELIOS_MAX_BODY_BYTES", default=64 * 1024)
 HELIOS_MAX_IMPS = env.int("HELIOS_MAX_IMPS", default=16)
 HELIOS_INTAKE_DEADLINE_S = env.float("HELIOS_INTAKE_DEADLINE_S", default=2.0)
 HELIOS_PRODUCER_QUEUE_MAX = env.int("HELIOS_PRODUCER_QUEUE_MAX", default=100_000)
+# ...and in bytes: 100,000 requests of up to HELIOS_MAX_BODY_BYTES could otherwise hold GiBs.
+HELIOS_PRODUCER_QUEUE_MAX_KBYTES = env.int("HELIOS_PRODUCER_QUEUE_MAX_KBYTES", default=64 * 1024)
 HELIOS_RETRY_AFTER_S = env.int("HELIOS_RETRY_AFTER_S", default=1)
 # Open connections + in-flight requests per handler process; beyond it, 503 + Retry-After unread.
 HELIOS_HANDLER_LIMIT_CONCURRENCY = env.int("HELIOS_HANDLER_LIMIT_CONCURRENCY", default=4096)
