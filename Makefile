@@ -11,14 +11,22 @@ export HELIOS_PG_PORT ?= 5432
 export HELIOS_REDIS_PORT ?= 6379
 export HELIOS_KAFKA_PORT ?= 9092
 export HELIOS_KAFKA_CONTROLLER_PORT ?= 9093
-SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:$(HELIOS_PG_PORT)/helios \
+SERVICES_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} DATABASE_URL=postgresql://helios:helios@127.0.0.1:$(HELIOS_PG_PORT)/helios \
 	REDIS_URL=redis://127.0.0.1:$(HELIOS_REDIS_PORT)/0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(HELIOS_KAFKA_PORT) \
 	HELIOS_CHANNEL_LAYER=redis
 
+# Development targets run with DEBUG on (the settings' default is off, for production), which
+# also lets them use the development secret key.
+DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
+
 # All of Helios in one process: in-process broker, fakeredis, in-memory channel layer, SQLite.
 run: venv
-	$(PY) manage.py migrate --noinput -v 0
-	HELIOS_PUBLIC_API=$${HELIOS_PUBLIC_API:-true} $(PY) manage.py runembedded
+	$(DEV_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(DEV_ENV) HELIOS_PUBLIC_API=$${HELIOS_PUBLIC_API:-true} $(PY) manage.py runembedded
+
+# An admin login for `make run` (asks for a user name and password).
+admin: venv
+	$(DEV_ENV) $(PY) manage.py createsuperuser
 
 # Every role its own process on the local services (Procfile, run by honcho); Ctrl-C stops them all.
 run-kafka: services-up
@@ -27,7 +35,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_profiles
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help run system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check
+.PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -83,13 +91,14 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 check: venv
-	$(PY) manage.py check
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py check
 
 protos: venv
 	HELIOS_PYTHON=$(PY) bash scripts/gen_protos.sh
 
 help:
 	@echo "make run           all of Helios in one process, no external services"
+	@echo "make admin         create an admin login (user name, password) for make run"
 	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
 	@echo "make run-kafka     every role its own process on the local services"
 	@echo "make lint          ruff + mypy"

@@ -1,8 +1,10 @@
 """Helios settings: everything comes from the environment, each with a working local default.
 
 The defaults give the embedded developer setup (SQLite, in-memory channel layer). The
-distributed mode sets DATABASE_URL, REDIS_URL and KAFKA_BOOTSTRAP_SERVERS. Production sets
-DJANGO_DEBUG=false and a real DJANGO_SECRET_KEY (it refuses the development key).
+distributed mode sets DATABASE_URL, REDIS_URL and KAFKA_BOOTSTRAP_SERVERS. DEBUG is off unless
+DJANGO_DEBUG=true (the development entry points set it: `make run`, `manage.py runembedded`, the
+Makefile's other targets, settings_dev for pytest and mypy); with DEBUG off a real
+DJANGO_SECRET_KEY is required (the development key is refused).
 """
 
 import os
@@ -18,7 +20,7 @@ env = environ.Env()
 
 DEV_SECRET_KEY = "helios-development-secret-key-not-for-production"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 # Unset, empty or the development key: a production process refuses to start.
@@ -37,7 +39,7 @@ if HELIOS_PROXY_SSL_HEADER:
     SECURE_PROXY_SSL_HEADER = (_header.strip(), _https.strip())
 SECURE_SSL_REDIRECT = env.bool("HELIOS_SSL_REDIRECT", default=not DEBUG)
 # Probes and Prometheus speak plain HTTP to the pod: never redirect them (matched without the "/").
-SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics|api/health/?)$"]
 SESSION_COOKIE_SECURE = env.bool("HELIOS_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("HELIOS_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
@@ -111,7 +113,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'helios.sqlite3'}")}
+# Persistent connections for the roles (one long-lived thread each)...
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("HELIOS_DB_CONN_MAX_AGE", default=60)
+# ...not for the web role (helios_site/asgi.py applies this): under daphne each request's sync code
+# runs in a thread of its own, and a kept connection stays open per thread (64 requests, 16 at a
+# time, left 38 connections open at 60 s; none at 0).
+HELIOS_WEB_DB_CONN_MAX_AGE = env.int("HELIOS_WEB_DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["TEST"] = {"NAME": env.str("HELIOS_TEST_DATABASE", default="test_helios")}
@@ -203,6 +210,10 @@ HELIOS_SHUTDOWN_TIMEOUT_S = env.float("HELIOS_SHUTDOWN_TIMEOUT_S", default=10.0)
 # Web role (daphne): REST API, admin, dashboard
 HELIOS_WEB_HOST = env.str("HELIOS_WEB_HOST", default="127.0.0.1")
 HELIOS_WEB_PORT = env.int("HELIOS_WEB_PORT", default=8000)
+# The web role's /metrics for Prometheus, on a port of its own (daphne -e tcp:port=9004, as the
+# image's `web` entry point starts it): answered whatever the Host header (a scrape of the pod IP),
+# and never on the public port unless DEBUG.
+HELIOS_WEB_METRICS_PORT = env.int("HELIOS_WEB_METRICS_PORT", default=9004)
 
 # Intake (SPEC §2): the handler's front door
 HELIOS_HANDLER_HOST = env.str("HELIOS_HANDLER_HOST", default="127.0.0.1")

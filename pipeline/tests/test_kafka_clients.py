@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 
 import pytest
 from confluent_kafka import KafkaException
@@ -44,9 +45,9 @@ def test_tls_and_sasl_variables_become_librdkafka_settings():
     }
 
 
-def _clients(settings) -> dict[str, object]:
+def _clients(settings) -> dict[str, str | None]:
     """Builds each Kafka client a role uses; returns what each construction raised (or None)."""
-    builders = {
+    builders: dict[str, Callable[[], object]] = {
         "role producer": lambda: KafkaTransport().producer(),
         "dead-letter producer": lambda: KafkaTransport().producer(dlq=True),
         "role consumer": lambda: KafkaTransport().consumer("g"),
@@ -54,7 +55,7 @@ def _clients(settings) -> dict[str, object]:
         "readiness probe": kafka_reachable,
         "intake producer": IntakeProducer.from_settings,
     }
-    raised: dict[str, object] = {}
+    raised: dict[str, str | None] = {}
     for name, build in builders.items():
         try:
             build()
