@@ -39,11 +39,18 @@ run-kafka: services-up
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Installed from requirements.lock: every package, transitive ones included, pinned with hashes.
+$(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	touch $@
+
+# Regenerate requirements.lock after editing requirements*.txt (pins already in the lock are kept;
+# `make lock LOCK_ARGS=--upgrade` moves every transitive package to its newest allowed version).
+lock: venv
+	$(VENV)/bin/uv pip compile requirements-dev.txt --generate-hashes --universal --python-version 3.11 \
+		--custom-compile-command "make lock" --quiet $(LOCK_ARGS) -o requirements.lock
 
 services-up: venv
 	HELIOS_PYTHON=$(PY) bash $(SERVICES) up
@@ -102,5 +109,6 @@ help:
 	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
 	@echo "make run-kafka     every role its own process on the local services"
 	@echo "make lint          ruff + mypy"
+	@echo "make lock          requirements.lock from requirements*.txt (after adding a package)"
 	@echo "make bench         benchmarks on the local services -> docs/benchmarks.md"
 	@echo "make services-up | services-down | services-status"
