@@ -8,11 +8,12 @@ DJANGO_SECRET_KEY is required (the development key is refused).
 """
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from pipeline.kafka_env import kafka_client_security
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -156,20 +157,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
 
-
-def kafka_client_security(environ: Mapping[str, str]) -> dict[str, str]:
-    """librdkafka's TLS/SASL settings from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_*
-    (and KAFKA_ENABLE_SSL_CERTIFICATE_VERIFICATION): the name after KAFKA_, lower case, "_" -> ".",
-    e.g. KAFKA_SASL_MECHANISM -> sasl.mechanism, KAFKA_SSL_CA_LOCATION -> ssl.ca.location.
-    Every Kafka client of every role gets them (pipeline.transports.client_config)."""
-    exact = ("KAFKA_SECURITY_PROTOCOL", "KAFKA_ENABLE_SSL_CERTIFICATE_VERIFICATION")
-    return {
-        name.removeprefix("KAFKA_").lower().replace("_", "."): value
-        for name, value in sorted(environ.items())
-        if value and (name in exact or name.startswith(("KAFKA_SASL_", "KAFKA_SSL_")))
-    }
-
-
+# TLS/SASL settings of every Kafka client, from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.
 KAFKA_CLIENT_SECURITY = kafka_client_security(os.environ)
 # Topics that `manage.py kafka_topics` creates: with 3+ brokers in the bootstrap list, 3 replicas
 # of which 2 must acknowledge a write (acks=all), so one broker may fail without losing or

@@ -13,10 +13,10 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import ConfigResource, ConfigSource
 
 from conftest import REPO, free_port, service_env
-from helios_site.settings import kafka_client_security
 from intake.producer import IntakeProducer, Unavailable
 from pipeline import topics
 from pipeline.admin_kafka import admin_client, ensure_topics
+from pipeline.kafka_env import kafka_client_security
 from pipeline.runner import kafka_reachable
 from pipeline.transports import KafkaTransport
 
@@ -33,6 +33,11 @@ def test_tls_and_sasl_variables_become_librdkafka_settings():
         "KAFKA_SASL_KERBEROS_SERVICE_NAME": "",  # empty: not passed
         "KAFKA_BOOTSTRAP_SERVERS": "b1:9093",  # not a security setting
         "HELIOS_KAFKA_SSL_THING": "x",  # not ours
+        # Kubernetes service links of a Service named kafka-ssl: not client settings.
+        "KAFKA_SSL_PORT": "tcp://10.0.0.7:9093",
+        "KAFKA_SSL_PORT_9093_TCP_ADDR": "10.0.0.7",
+        "KAFKA_SSL_SERVICE_HOST": "10.0.0.7",
+        "KAFKA_SSL_SERVICE_PORT": "9093",
     }
     assert kafka_client_security(environ) == {
         "security.protocol": "SASL_SSL",
