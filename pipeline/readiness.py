@@ -59,17 +59,18 @@ _probe_lock = threading.Lock()
 
 
 def kafka() -> bool:
-    """A metadata request (raises when no broker answers in 2 s). One long-lived client per broker
-    list: a client per probe meant librdkafka threads and sockets created and torn down every few
-    seconds, and many at once while a broker is down."""
+    """A metadata request (raises when no broker answers in 2 s). One long-lived client per client
+    configuration: a client per probe meant librdkafka threads and sockets created and torn down
+    every few seconds, and many at once while a broker is down."""
     from confluent_kafka.admin import AdminClient
 
-    from pipeline.transports import bootstrap_servers
+    from pipeline.transports import client_config
 
-    servers = ",".join(bootstrap_servers())
+    config = client_config(**{"socket.connection.setup.timeout.ms": 1000})
+    key = repr(sorted(config.items()))
     with _probe_lock:
-        admin = _probe_clients.get(servers)
+        admin = _probe_clients.get(key)
         if admin is None:
-            admin = AdminClient({"bootstrap.servers": servers, "socket.connection.setup.timeout.ms": 1000})
-            _probe_clients[servers] = admin
+            admin = AdminClient(config)
+            _probe_clients[key] = admin
     return bool(admin.list_topics(timeout=2).brokers)

@@ -51,7 +51,7 @@ class Command(BaseCommand):
             "Helios is running (embedded mode: one process, no external services).\n"
             f"  dashboard  {base}/\n"
             f"  REST API   {base}/api/outcomes/   (docs {base}/api/docs/)\n"
-            f"  admin      {base}/admin/\n"
+            f"  admin      {base}/admin/   (a login: `make admin` in another terminal)\n"
             f"  bids       POST http://{settings.HELIOS_HANDLER_HOST}:{settings.HELIOS_HANDLER_PORT}/bid\n"
             f"  profiles   gRPC {settings.HELIOS_PROFILES_TARGET}\n"
             "Press Ctrl-C to stop."
