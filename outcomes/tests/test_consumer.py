@@ -79,7 +79,7 @@ def test_offsets_move_only_after_the_database_commit(
 
     def flaky(**kwargs: Any) -> int:
         if not failures:
-            failures.append(len(kwargs["outcomes"]))
+            failures.append(len(kwargs["rows"]))
             raise OperationalError("the database went away")
         return real(**kwargs)
 

@@ -23,7 +23,7 @@ def test_row_carries_the_message() -> None:
     assert (row.win_price, row.bid_price, row.bid_floor) == (Decimal("1.2000"), Decimal("1.2000"), Decimal("0.5000"))
     assert message.ad_creative is not None
     assert row.creative_id == message.ad_creative.creative_id
-    assert msgspec.json.decode(row.raw_json) == msgspec.to_builtins(message)
+    assert msgspec.json.decode(row.raw_data) == msgspec.to_builtins(message)
 
 
 @pytest.mark.parametrize(
