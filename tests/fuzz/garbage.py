@@ -4,7 +4,6 @@ values. Seeded `random.Random` generators (the test prints its seed), no I/O."""
 import json
 import random
 import string
-from datetime import UTC
 from typing import Any
 
 import msgspec
@@ -132,10 +131,8 @@ def rejected(payload: bytes, kind: type[msgspec.Struct]) -> bool:
         return True
     if isinstance(message, AuctionOutcomeMessage):
         try:
-            row = outcome_row(message)
-            for moment in (row.timestamp, row.auction_timestamp):
-                moment.astimezone(UTC)  # a stored time must exist in UTC (and be readable back)
-        except (InvalidOutcome, OverflowError):
+            outcome_row(message)  # refuses, among others, a time that does not exist in UTC
+        except InvalidOutcome:
             return True
     return False
 
