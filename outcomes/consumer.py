@@ -3,12 +3,10 @@
     decode (undecodable -> DLQ) -> row (unstorable -> DLQ) -> batch -> write (one transaction)
     -> commit offsets
 
-Each message is decoded and turned into its row once; the writer, the rollups and the batch
-listeners get rows. Offsets move only after the batch's transaction committed. A database that is
-down or busy (OperationalError / InterfaceError) does not crash the role: `WriteBatches` keeps the
-batch and retries it with back-off while the consumer is paused. On shutdown a batch that still
-cannot be written is abandoned uncommitted and comes back on restart; the insert is idempotent, so
-nothing is lost or doubled.
+Each message becomes its row once. Offsets move only after the batch's transaction committed; a
+database that is down or busy does not crash the role (`WriteBatches` keeps the batch and retries
+it, consumer paused). A batch abandoned at shutdown is consumed again after the restart; the insert
+is idempotent, so nothing is lost or doubled.
 """
 
 import logging
@@ -79,8 +77,7 @@ class OutcomesStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
 
 def outcomes_factory(ctx: RoleContext) -> OutcomesStrategyFactory:
     ctx.ready_checks["database"] = database_ready
-    # HELIOS_OUTCOME_LISTENERS: each subscribes to the stored batches and returns its stop function
-    # (the dashboard's snapshot publisher by default; outcomes does not import it).
+    # Each subscribes to the stored batches and returns its stop (by default the dashboard's publisher).
     for path in settings.HELIOS_OUTCOME_LISTENERS:
         ctx.closers.append(import_string(path)())
     return OutcomesStrategyFactory(
