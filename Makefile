@@ -84,9 +84,9 @@ test-slow: system-deps services-up topics
 bench: services-up
 	$(SERVICES_ENV) HELIOS_PYTHON=$(PY) bash bench/run.sh
 
-# Only the layers that need no service.
+# Only the layers that need no service (and no browser).
 test-fast: venv
-	$(PY) -m pytest -m "not kafka and not services and not e2e and not slow"
+	$(PY) -m pytest -m "not kafka and not services and not e2e and not browser and not slow"
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 
 from bidding.creatives import DEFAULT_CATALOG, CreativeCatalog, catalog_from_config
-from bidding.pricing import BID_CURRENCY, DEFAULT_TIERS, Tiers
+from bidding.pricing import DEFAULT_TIERS, Tiers
+from pipeline.messages import DEFAULT_CURRENCY
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class BidderSettings:
     tiers: Tiers = DEFAULT_TIERS
     creatives: CreativeCatalog = DEFAULT_CATALOG
     profile_deadline_s: float = 0.05
-    currency: str = BID_CURRENCY
+    currency: str = DEFAULT_CURRENCY
 
 
 def bidder_settings() -> BidderSettings:
@@ -27,12 +28,12 @@ def bidder_settings() -> BidderSettings:
         tiers=Tiers.from_config(tiers_config) if tiers_config is not None else DEFAULT_TIERS,
         creatives=catalog_from_config(creatives_config) if creatives_config is not None else DEFAULT_CATALOG,
         profile_deadline_s=settings.HELIOS_PROFILE_DEADLINE_S,
-        currency=getattr(settings, "HELIOS_BID_CURRENCY", BID_CURRENCY),
+        currency=settings.HELIOS_BID_CURRENCY,
     )
 
 
 def _json_setting(name: str) -> Any:
-    value = getattr(settings, name, None)
+    value = getattr(settings, name)
     if isinstance(value, str):
         value = value.strip()
         if not value:

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 def make_lookup() -> ProfileLookup:
     """The bidder's profile lookup: HELIOS_PROFILE_LOOKUP (dotted path of a zero-argument factory)
     when set, else the gRPC client at HELIOS_PROFILES_TARGET."""
-    path = getattr(settings, "HELIOS_PROFILE_LOOKUP", "")
+    path = settings.HELIOS_PROFILE_LOOKUP
     if path:
         factory: Callable[[], ProfileLookup] = import_string(path)
         return factory()

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from pipeline.kafka_env import kafka_client_security
+from pipeline.messages import DEFAULT_CURRENCY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -229,7 +230,7 @@ HELIOS_PROFILE_STORE = env.str("HELIOS_PROFILE_STORE", default="redis")  # "redi
 HELIOS_PROFILE_DEADLINE_S = env.float("HELIOS_PROFILE_DEADLINE_S", default=0.05)
 HELIOS_BREAKER_FAILURES = env.int("HELIOS_BREAKER_FAILURES", default=5)
 HELIOS_BREAKER_OPEN_S = env.float("HELIOS_BREAKER_OPEN_S", default=30.0)
-HELIOS_BID_CURRENCY = "USD"
+HELIOS_BID_CURRENCY = DEFAULT_CURRENCY
 # Optional JSON; empty = the built-in tiers/creatives (bidding/pricing.py, bidding/creatives.py).
 # Tiers: [{"name", "min_score", "price", "inclusive"?}, ..., {"name": "base", "price": 0.35}]
 HELIOS_PRICE_TIERS = env.str("HELIOS_PRICE_TIERS", default="")
@@ -241,6 +242,9 @@ HELIOS_PROFILE_LOOKUP = env.str("HELIOS_PROFILE_LOOKUP", default="")
 # Outcomes (SPEC §7)
 HELIOS_OUTCOMES_BATCH_SIZE = env.int("HELIOS_OUTCOMES_BATCH_SIZE", default=1000)
 HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default=0.01)
+# Started by the outcomes role: dotted paths of zero-argument functions, each subscribing to the
+# stored batches (outcomes.services.outcome_batch_listener_add) and returning its stop function.
+HELIOS_OUTCOME_LISTENERS = ["dashboard.snapshots.start_publisher"]
 HELIOS_PUBLIC_API = env.bool("HELIOS_PUBLIC_API", default=False)
 
 # REST API (SPEC §7, §11): token or session authentication; the views allow anonymous reads only
