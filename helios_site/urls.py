@@ -42,5 +42,6 @@ urlpatterns = [
     path("readyz", readyz),
     path("metrics", ExportToDjangoView, name="metrics"),
     path("api/", include("outcomes.urls")),
+    path("api/", include("campaigns.urls")),
     path("", include("dashboard.urls")),
 ]
