@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -56,7 +57,7 @@ INT_LIST_FIELDS = ["device_types", "hours_utc"]
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
-        fields = "__all__"
+        exclude: list[str] = []
         field_classes = {**dict.fromkeys(LIST_FIELDS, CommaListField), **dict.fromkeys(INT_LIST_FIELDS, CommaListField)}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -68,7 +69,15 @@ class CampaignForm(forms.ModelForm):
 class CreativeInline(admin.StackedInline):
     model = Creative
     extra = 0
-    fields = [("crid", "status", "media"), ("w", "h", "interest_category"), "title", "image_url", "landing_url", "markup"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    fields = [
+        ("crid", "status", "media"),
+        ("w", "h", "interest_category"),
+        "title",
+        "image_url",
+        "landing_url",
+        "markup",
+    ]
 
 
 @admin.register(Advertiser)
@@ -87,7 +96,17 @@ class AdvertiserAdmin(admin.ModelAdmin):
 class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
     inlines = [CreativeInline]
-    list_display = ["name", "advertiser", "status", "strategy", "pacing", "daily_budget", "total_budget", "start_at", "end_at"]
+    list_display = [
+        "name",
+        "advertiser",
+        "status",
+        "strategy",
+        "pacing",
+        "daily_budget",
+        "total_budget",
+        "start_at",
+        "end_at",
+    ]
     list_filter = ["status", "strategy", "pacing", "advertiser", "start_at", "end_at"]
     search_fields = ["name", "key", "advertiser__name", "advertiser__adomain", "creatives__crid"]
     list_select_related = ["advertiser"]
@@ -136,6 +155,7 @@ class CampaignAdmin(admin.ModelAdmin):
 @admin.register(Creative)
 class CreativeAdmin(admin.ModelAdmin):
     list_display = ["crid", "campaign", "media", "w", "h", "interest_category", "status"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_filter = ["status", "media", "campaign__advertiser"]
     search_fields = ["crid", "title", "campaign__name"]
     list_select_related = ["campaign"]

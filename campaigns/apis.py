@@ -9,12 +9,12 @@ HELIOS_PUBLIC_API is true); writes need a user (session or token) holding the mo
 permission (add/change/delete), as a staff user needs in the admin too.
 """
 
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.db.models import ProtectedError, QuerySet
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import PageNumberPagination
@@ -24,8 +24,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from campaigns import selectors, services
-from campaigns.money import MAX_USD, USD_DECIMAL_PLACES, micros_to_usd, usd_to_micros
 from campaigns.models import Advertiser, Campaign, Creative
+from campaigns.money import MAX_USD, USD_DECIMAL_PLACES, micros_to_usd, usd_to_micros
 
 MONEY_FIELDS = {"total_budget_micros": "total_budget", "daily_budget_micros": "daily_budget",
                 "fixed_cpm_micros": "fixed_cpm", "max_cpm_micros": "max_cpm"}  # fmt: skip
@@ -50,18 +50,24 @@ class Pagination(PageNumberPagination):
     max_page_size = 1000
 
 
+@extend_schema_field({"type": "number", "minimum": 0, "maximum": int(MAX_USD), "nullable": True})
 class UsdField(serializers.DecimalField):
     """USD with up to 6 decimals at the API, integer micros on the model."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_digits=16, decimal_places=USD_DECIMAL_PLACES, min_value=Decimal(0),
-                         max_value=MAX_USD, allow_null=True, required=False, **kwargs)  # fmt: skip
+        super().__init__(max_digits=16, decimal_places=USD_DECIMAL_PLACES, allow_null=True, required=False, **kwargs)
 
-    def to_representation(self, value: int) -> Any:
+    def to_representation(self, value: Any) -> Any:  # micros in
         return float(micros_to_usd(value))
 
-    def to_internal_value(self, data: Any) -> int:
-        return usd_to_micros(super().to_internal_value(data))
+    def to_internal_value(self, data: Any) -> Any:  # micros out
+        amount = super().to_internal_value(data)
+        # Checked here, on USD: DRF runs a field's validators on the internal value (micros).
+        if amount < 0:
+            raise ValidationError("Ensure this value is greater than or equal to 0.")
+        if amount > MAX_USD:
+            raise ValidationError(f"Ensure this value is less than or equal to {MAX_USD}.")
+        return usd_to_micros(amount)
 
 
 class AdvertiserSerializer(serializers.ModelSerializer):
@@ -85,7 +91,7 @@ class CampaignSerializer(serializers.ModelSerializer):
     countries = serializers.ListField(child=serializers.CharField(max_length=3), required=False)
     device_types = serializers.ListField(child=serializers.IntegerField(), required=False)
     hours_utc = serializers.ListField(child=serializers.IntegerField(), required=False)
-    creatives = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    creatives: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = Campaign
@@ -110,7 +116,7 @@ def _api_errors(exc: ModelValidationError) -> dict[str, Any]:
     return {MONEY_FIELDS.get(field, field): messages for field, messages in errors.items()}
 
 
-class _Api:
+class _Api(generics.GenericAPIView):
     """Shared wiring: permissions, JSON, pagination, selector-filtered querysets, service writes."""
 
     permission_classes = [ReadPublicWriteWithPermission]
@@ -123,21 +129,20 @@ class _Api:
     entity: str
 
     def get_queryset(self) -> QuerySet[Any]:
-        request: Request = self.request  # type: ignore[attr-defined]
-        params = request.query_params if request.method in SAFE_METHODS else {}
-        params = {k: v for k, v in params.items() if k not in ("page", "page_size")}
+        params = self.request.query_params if self.request.method in SAFE_METHODS else {}
+        filters = {k: v for k, v in params.items() if k not in ("page", "page_size")}
         try:
-            return type(self).selector(filters=params)
+            return type(self).selector(filters=filters)
         except selectors.FilterError as exc:
             raise ValidationError(exc.errors) from exc
 
-    def perform_create(self, serializer: serializers.ModelSerializer) -> None:
+    def perform_create(self, serializer: Any) -> None:
         try:
             serializer.instance = type(self).create_service(data=serializer.validated_data)
         except ModelValidationError as exc:
             raise ValidationError(_api_errors(exc)) from exc
 
-    def perform_update(self, serializer: serializers.ModelSerializer) -> None:
+    def perform_update(self, serializer: Any) -> None:
         try:
             serializer.instance = type(self).update_service(
                 **{self.entity: serializer.instance, "data": serializer.validated_data}

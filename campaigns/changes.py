@@ -57,6 +57,9 @@ def index_bump() -> int | None:
     try:
         return int(signal_client().incr(settings.HELIOS_CAMPAIGN_VERSION_KEY))
     except redis.RedisError as exc:
-        logger.warning("campaign change signal failed (running indexes reload within %.0f s): %s",
-                       settings.HELIOS_CAMPAIGN_RELOAD_S, exc)
+        logger.warning(
+            "campaign change signal failed (running indexes reload within %g s): %s",
+            settings.HELIOS_CAMPAIGN_RELOAD_S,
+            exc,
+        )
         return None

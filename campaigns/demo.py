@@ -28,7 +28,7 @@ def _banner(crid: str, title: str, w: int, h: int, landing: str) -> dict[str, An
 _VAST = (
     '<VAST version="4.2"><Ad id="{crid}"><InLine><AdSystem>Helios</AdSystem><AdTitle>{title}</AdTitle>'
     "<Impression><![CDATA[https://ads.helios.example/imp?crid={crid}]]></Impression><Creatives><Creative>"
-    "<Linear><Duration>00:00:15</Duration><MediaFiles><MediaFile delivery=\"progressive\" type=\"video/mp4\" "
+    '<Linear><Duration>00:00:15</Duration><MediaFiles><MediaFile delivery="progressive" type="video/mp4" '
     'width="{w}" height="{h}"><![CDATA[{cdn}/{crid}.mp4]]></MediaFile></MediaFiles></Linear>'
     "</Creative></Creatives></InLine></Ad></VAST>"
 )
@@ -59,8 +59,16 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
             "frequency_window_s": DAY_S,
         },
         "creatives": [
-            _banner("demo-summit-mrec", "Trail-Ready: 30% Off Hiking Boots", 300, 250, "https://summitoutdoor.example/spring"),
-            _banner("demo-summit-leader", "Spring Trail Sale Starts Now", 728, 90, "https://summitoutdoor.example/spring"),
+            _banner(
+                "demo-summit-mrec",
+                "Trail-Ready: 30% Off Hiking Boots",
+                300,
+                250,
+                "https://summitoutdoor.example/spring",
+            ),
+            _banner(
+                "demo-summit-leader", "Spring Trail Sale Starts Now", 728, 90, "https://summitoutdoor.example/spring"
+            ),
         ],
     },
     {
@@ -84,8 +92,16 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
             "frequency_window_s": 7 * DAY_S,
         },
         "creatives": [
-            _banner("demo-volt-halfpage", "The All-Electric Volt Crossover", 300, 600, "https://voltmotors.example/crossover"),
-            _banner("demo-volt-billboard", "Book a Test Drive Today", 970, 250, "https://voltmotors.example/test-drive"),
+            _banner(
+                "demo-volt-halfpage",
+                "The All-Electric Volt Crossover",
+                300,
+                600,
+                "https://voltmotors.example/crossover",
+            ),
+            _banner(
+                "demo-volt-billboard", "Book a Test Drive Today", 970, 250, "https://voltmotors.example/test-drive"
+            ),
             _video("demo-volt-preroll", "Volt Crossover: 0-60 in 4.1 s", 1280, 720),
         ],
     },
@@ -131,7 +147,13 @@ DEMO_CAMPAIGNS: list[dict[str, Any]] = [
             "frequency_window_s": 6 * 3600,
         },
         "creatives": [
-            _banner("demo-playforge-skyscraper", "Starfall Legends: Pre-Order Bonus", 160, 600, "https://playforge.example/starfall"),
+            _banner(
+                "demo-playforge-skyscraper",
+                "Starfall Legends: Pre-Order Bonus",
+                160,
+                600,
+                "https://playforge.example/starfall",
+            ),
             _video("demo-playforge-trailer", "Starfall Legends - Launch Trailer", 640, 360),
         ],
     },

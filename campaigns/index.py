@@ -15,8 +15,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
+from typing import TypeVar
 
 import msgspec
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class CreativeSpec(msgspec.Struct, frozen=True):
@@ -91,7 +95,9 @@ class CampaignIndex(msgspec.Struct, frozen=True):
     by_size: Mapping[tuple[str, int, int], tuple[CreativeSpec, ...]]
     by_media: Mapping[str, tuple[CreativeSpec, ...]]
 
-    def placement_candidates(self, *, site_domain: str | None = None, app_bundle: str | None = None) -> list[CampaignSpec]:
+    def placement_candidates(
+        self, *, site_domain: str | None = None, app_bundle: str | None = None
+    ) -> list[CampaignSpec]:
         """Campaigns whose site/app include and exclude lists admit this placement, by id."""
         found: dict[int, CampaignSpec] = {c.id: c for c in self.everywhere}
         suffixes = domain_suffixes(site_domain) if site_domain else []
@@ -103,7 +109,8 @@ class CampaignIndex(msgspec.Struct, frozen=True):
         return [
             c
             for _, c in sorted(found.items())
-            if not (excluded_sites & c.site_domains_exclude) and not (app_bundle and app_bundle in c.app_bundles_exclude)
+            if not (excluded_sites & c.site_domains_exclude)
+            and not (app_bundle and app_bundle in c.app_bundles_exclude)
         ]
 
     def creatives_fitting(self, media: str, sizes: Iterable[tuple[int, int]] = ()) -> tuple[CreativeSpec, ...]:
@@ -146,5 +153,5 @@ def build_index(campaigns: Iterable[CampaignSpec], *, version: int | None, loade
     )
 
 
-def _frozen(groups: Mapping[object, list[object]]) -> MappingProxyType:  # type: ignore[type-arg]
+def _frozen(groups: Mapping[K, list[V]]) -> Mapping[K, tuple[V, ...]]:
     return MappingProxyType({key: tuple(values) for key, values in groups.items()})

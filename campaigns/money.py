@@ -50,7 +50,7 @@ class MicrosFormField(forms.DecimalField):
     def prepare_value(self, value: Any) -> Any:
         return micros_to_usd(value) if isinstance(value, int) else value
 
-    def clean(self, value: Any) -> int | None:  # type: ignore[override]
+    def clean(self, value: Any) -> int | None:
         amount = super().clean(value)
         return None if amount is None else usd_to_micros(amount)
 
@@ -64,5 +64,7 @@ class MicrosFormField(forms.DecimalField):
 class MicrosField(models.BigIntegerField):
     """An amount of USD in integer micros (1 USD = 1_000_000)."""
 
-    def formfield(self, **kwargs: Any) -> Any:
-        return super().formfield(**{"form_class": MicrosFormField, **kwargs})
+    def formfield(self, form_class: Any = None, choices_form_class: Any = None, **kwargs: Any) -> Any:
+        return super().formfield(
+            form_class=form_class or MicrosFormField, choices_form_class=choices_form_class, **kwargs
+        )

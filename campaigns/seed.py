@@ -54,7 +54,9 @@ def seed_campaign(
 def seed_campaigns(*, demo: bool = True) -> SeedResult:
     """The house campaign, and (with `demo`) the demo campaigns."""
     total = SeedResult()
-    definitions = [{"advertiser": HOUSE_ADVERTISER, "campaign": HOUSE_CAMPAIGN, "creatives": HOUSE_CREATIVES}]
+    definitions: list[dict[str, Any]] = [
+        {"advertiser": HOUSE_ADVERTISER, "campaign": HOUSE_CAMPAIGN, "creatives": HOUSE_CREATIVES}
+    ]
     if demo:
         definitions.extend(DEMO_CAMPAIGNS)
     for definition in definitions:

@@ -48,7 +48,9 @@ class CreativeFilter(django_filters.FilterSet):
         return queryset.filter(Q(crid__icontains=value) | Q(title__icontains=value))
 
 
-def _filtered(filterset: type[django_filters.FilterSet], params: Mapping[str, Any], queryset: QuerySet[Any]) -> QuerySet[Any]:
+def _filtered(
+    filterset: type[django_filters.FilterSet], params: Mapping[str, Any], queryset: QuerySet[Any]
+) -> QuerySet[Any]:
     bound = filterset(data=params, queryset=queryset)
     if not bound.is_valid():
         raise FilterError({field: [str(m) for m in messages] for field, messages in bound.errors.items()})

@@ -59,9 +59,19 @@ def campaign_errors(values: Mapping[str, Any]) -> Errors:
         _check_list(errors, field, values.get(field, []), _str_matches(_DOMAIN), "lower-case domain names")
     for field in ("app_bundles_include", "app_bundles_exclude"):
         _check_list(errors, field, values.get(field, []), _str_matches(_BUNDLE), "app bundle ids")
-    _check_list(errors, "interest_categories", values.get("interest_categories", []), _str_matches(_INTEREST), "interest category names")
-    _check_list(errors, "countries", values.get("countries", []), _str_matches(_COUNTRY), "ISO 3166-1 alpha-3 codes (e.g. USA)")
-    _check_list(errors, "device_types", values.get("device_types", []), _int_in(DEVICE_TYPES), "OpenRTB device types 1-8")
+    _check_list(
+        errors,
+        "interest_categories",
+        values.get("interest_categories", []),
+        _str_matches(_INTEREST),
+        "interest category names",
+    )
+    _check_list(
+        errors, "countries", values.get("countries", []), _str_matches(_COUNTRY), "ISO 3166-1 alpha-3 codes (e.g. USA)"
+    )
+    _check_list(
+        errors, "device_types", values.get("device_types", []), _int_in(DEVICE_TYPES), "OpenRTB device types 1-8"
+    )
     _check_list(errors, "hours_utc", values.get("hours_utc", []), _int_in(range(24)), "hours 0-23")
     score = values.get("min_interest_score") or 0.0
     if not 0.0 <= score <= 1.0:
@@ -123,7 +133,7 @@ def creative_errors(values: Mapping[str, Any]) -> Errors:
             _add(errors, "w", f"a video needs w and h within {MAX_VIDEO_SIZE[0]}x{MAX_VIDEO_SIZE[1]}; got {w}x{h}")
     elif media == "audio" and w is not None:
         _add(errors, "w", "an audio creative has no size")
-    elif media == "native" and w is not None and not (1 <= min(w, h) and max(w, h) <= MAX_NATIVE_SIDE_PX):
+    elif media == "native" and w is not None and not (min(w, h) >= 1 and max(w, h) <= MAX_NATIVE_SIDE_PX):
         _add(errors, "w", f"a native image hint must be within {MAX_NATIVE_SIDE_PX}px a side")
     markup, image_url, landing_url = values.get("markup"), values.get("image_url"), values.get("landing_url")
     if not markup and not image_url:
