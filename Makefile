@@ -18,6 +18,7 @@ SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:$(HELIOS_PG_PO
 # All of Helios in one process: in-process broker, fakeredis, in-memory channel layer, SQLite.
 run: venv
 	$(PY) manage.py migrate --noinput -v 0
+	HELIOS_CAMPAIGN_SIGNAL=fake $(PY) manage.py seed_campaigns
 	HELIOS_PUBLIC_API=$${HELIOS_PUBLIC_API:-true} $(PY) manage.py runembedded
 
 # Every role its own process on the local services (Procfile, run by honcho); Ctrl-C stops them all.
@@ -25,6 +26,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py migrate --noinput
 	$(SERVICES_ENV) $(PY) manage.py kafka_topics
 	$(SERVICES_ENV) $(PY) manage.py seed_profiles
+	$(SERVICES_ENV) $(PY) manage.py seed_campaigns
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
 .PHONY: help run system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check

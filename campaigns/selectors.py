@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -18,8 +19,26 @@ class FilterError(Exception):
         self.errors = errors
 
 
+MAX_FILTER_CHARS = 200
+MAX_ID = 2**63 - 1  # bigint
+
+
+class IdFilter(django_filters.NumberFilter):
+    """An id: a whole number 1..2^63-1 (an unknown one matches nothing)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def _text(**kwargs: Any) -> django_filters.CharFilter:
+    return django_filters.CharFilter(max_length=MAX_FILTER_CHARS, **kwargs)
+
+
 class AdvertiserFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="_search", help_text="Name or adomain contains.")
+    search = _text(method="_search", help_text="Name or adomain contains.")
+    adomain = _text(help_text="Exactly this adomain.")
 
     class Meta:
         model = Advertiser
@@ -30,7 +49,9 @@ class AdvertiserFilter(django_filters.FilterSet):
 
 
 class CampaignFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Name contains.")
+    search = _text(field_name="name", lookup_expr="icontains", help_text="Name contains.")
+    key = _text(help_text="Exactly this key (e.g. house).")
+    advertiser = IdFilter(field_name="advertiser_id", help_text="The advertiser's id.")
 
     class Meta:
         model = Campaign
@@ -38,7 +59,9 @@ class CampaignFilter(django_filters.FilterSet):
 
 
 class CreativeFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="_search", help_text="crid or title contains.")
+    search = _text(method="_search", help_text="crid or title contains.")
+    crid = _text(help_text="Exactly this crid.")
+    campaign = IdFilter(field_name="campaign_id", help_text="The campaign's id.")
 
     class Meta:
         model = Creative

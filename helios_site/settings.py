@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helios API",
-    "DESCRIPTION": "Auction outcomes and their statistics (read-only).",
+    "DESCRIPTION": "Auction outcomes and their statistics (read-only); advertisers, campaigns and creatives (CRUD).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
