@@ -14,10 +14,17 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.db import close_old_connections
+from prometheus_client import Counter, Gauge
 
 from campaigns.index import CampaignIndex
 
 logger = logging.getLogger(__name__)
+
+INDEX_RELOADS = Counter(
+    "helios_campaign_index_reloads_total", "Campaign index reloads by outcome", ["result"]
+)  # ok | error
+INDEX_CAMPAIGNS = Gauge("helios_campaign_index_campaigns", "Campaigns in this process's campaign index")
+INDEX_LOADED_AT = Gauge("helios_campaign_index_loaded_timestamp_seconds", "When this process last loaded its index")
 
 VersionFn = Callable[[], int | None]
 LoadFn = Callable[[int | None], CampaignIndex]
@@ -57,8 +64,12 @@ class IndexRefresher:
         try:
             self.index = self._load(version)
         except Exception as exc:  # noqa: BLE001 - keep serving the last snapshot
+            INDEX_RELOADS.labels("error").inc()
             self._failed("campaign index reload failed", exc)
             return False
+        INDEX_RELOADS.labels("ok").inc()
+        INDEX_CAMPAIGNS.set(len(self.index.campaigns))
+        INDEX_LOADED_AT.set_to_current_time()
         self._loaded_at = self._clock()
         if self._failing:
             logger.info("campaign index reloaded again (%d campaigns)", len(self.index.campaigns))

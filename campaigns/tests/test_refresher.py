@@ -70,12 +70,19 @@ def test_reloads_when_the_counter_moves_and_periodically(fakes: Fakes, refresher
 
 
 def test_failures_keep_the_last_snapshot(fakes: Fakes, refresher: IndexRefresher, caplog: Any) -> None:
+    from prometheus_client import REGISTRY
+
+    def errors() -> float:
+        return REGISTRY.get_sample_value("helios_campaign_index_reloads_total", {"result": "error"}) or 0.0
+
     refresher.refresh()
+    errors_before = errors()
     kept = refresher.index
     fakes.version, fakes.fail_load = 2, True
     assert not refresher.refresh() and not refresher.refresh()
     assert refresher.index is kept
     assert sum("reload failed" in r.getMessage() for r in caplog.records) == 1  # once per failure streak
+    assert errors() == errors_before + 2  # but counted every time
     fakes.fail_load = False
     assert refresher.refresh() and refresher.index is not None and refresher.index.version == 2
     fakes.fail_version = True
