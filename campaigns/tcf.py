@@ -9,8 +9,12 @@ publisher restrictions. Other segments (disclosed vendors, publisher TC) are ski
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
+
+_ONE = re.compile("1")
 
 
 class TCStringError(ValueError):
@@ -74,8 +78,10 @@ class _Bits:
 
     def ids(self, count: int) -> frozenset[int]:
         """A bit field of `count` bits: ids from 1 whose bit is set."""
-        field = self.read(count) if count else 0
-        return frozenset(i + 1 for i in range(count) if field >> (count - 1 - i) & 1)
+        if not count:
+            return frozenset()
+        bits = format(self.read(count), f"0{count}b")
+        return frozenset(m.start() + 1 for m in _ONE.finditer(bits))  # loops over set bits only
 
     def letters(self) -> str:
         return chr(ord("A") + self.read(6)) + chr(ord("A") + self.read(6))
@@ -84,15 +90,22 @@ class _Bits:
         return datetime.fromtimestamp(self.read(36) / 10, tz=UTC)  # deciseconds since the epoch
 
     def ranges(self) -> frozenset[int]:
-        ids: set[int] = set()
+        spans: list[tuple[int, int]] = []
         for _ in range(self.read(12)):
             is_range = self.flag()
             start = self.read(16)
             end = self.read(16) if is_range else start
             if end < start:
                 raise TCStringError(f"vendor range {start}-{end} is backwards")
-            ids.update(range(start, end + 1))
-        return frozenset(ids)
+            spans.append((start, end))
+        # Merged before expanding: 4095 overlapping full ranges must not cost 4095 x 65535 steps.
+        ids: list[range] = []
+        for start, end in sorted(spans):
+            if ids and start <= ids[-1].stop:
+                ids[-1] = range(ids[-1].start, max(ids[-1].stop, end + 1))
+            else:
+                ids.append(range(start, end + 1))
+        return frozenset(i for span in ids for i in span)
 
     def vendors(self) -> frozenset[int]:
         max_vendor_id = self.read(16)
@@ -106,6 +119,7 @@ def _segment_bytes(segment: str) -> bytes:
         raise TCStringError("not base64url") from exc
 
 
+@lru_cache(maxsize=4096)  # a user's string repeats on every request of theirs
 def decode_tc_string(value: str) -> TCString:
     """Decodes the core segment (the part before the first "."). Raises TCStringError."""
     if not isinstance(value, str) or not value.strip():

@@ -7,6 +7,7 @@ Expected values come from the sources that publish the strings, not from this de
 - the documented example of the CPAN GDPR::IAB::TCFv2 parser (also Adobe's Web SDK docs' string).
 """
 
+import base64
 from datetime import UTC, datetime
 
 import pytest
@@ -97,3 +98,33 @@ def test_publisher_restrictions_can_take_consent_away() -> None:
         assert restricted.consents_to(42, (1, 3, 4)) is still_consented
     elsewhere = replace(tc, publisher_restrictions=(PublisherRestriction(3, 0, frozenset({41})),))
     assert elsewhere.consents_to(42, (1, 3, 4))
+
+
+def _range_string(entries: list[tuple[int, int]]) -> str:
+    """A core segment whose vendor consents are range-encoded `entries` (for the range decoder)."""
+    created = datetime(2026, 12, 4, tzinfo=UTC)
+    bits = "".join(format(v, f"0{w}b") for v, w in _header_fields(created))
+    bits += format(max(end for _, end in entries), "016b") + "1" + format(len(entries), "012b")
+    for start, end in entries:
+        bits += "1" + format(start, "016b") + format(end, "016b")
+    bits += format(0, "016b") + "0" + format(0, "012b")
+    bits += "0" * (-len(bits) % 8)
+    return base64.urlsafe_b64encode(int(bits, 2).to_bytes(len(bits) // 8, "big")).decode().rstrip("=")
+
+
+def _header_fields(created: datetime) -> list[tuple[int, int]]:
+    ds = round(created.timestamp() * 10)
+    return [(2, 6), (ds, 36), (ds, 36), (1, 12), (1, 12), (0, 6), (4, 6), (13, 6), (1, 12), (4, 6), (0, 2),
+            (0, 12), (1 << 23, 24), (0, 24), (0, 1), (0, 6), (0, 6)]  # fmt: skip
+
+
+def test_range_encoded_vendors() -> None:
+    tc = decode_tc_string(_range_string([(3, 5), (10, 10), (4, 8)]))
+    assert tc.vendor_consents == {3, 4, 5, 6, 7, 8, 10}
+    assert tc.purpose_consents == {1}
+
+
+def test_overlapping_full_ranges_cost_one_expansion() -> None:
+    # 4095 copies of 1..65535: expanding each would take minutes; merged, it is one range.
+    tc = decode_tc_string(_range_string([(1, 65535)] * 4095))
+    assert len(tc.vendor_consents) == 65535
