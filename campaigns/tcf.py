@@ -10,6 +10,7 @@ publisher restrictions. Other segments (disclosed vendors, publisher TC) are ski
 import base64
 import binascii
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -21,11 +22,47 @@ class TCStringError(ValueError):
     """Not a decodable TCF v2 string."""
 
 
+class IdSet:
+    """Vendor ids (1..65535) as a bit mask: at most 8 KiB whatever the string encodes, so a flood
+    of hostile strings cannot fill the decode cache with huge sets. Compares equal to a set."""
+
+    __slots__ = ("mask",)
+
+    def __init__(self, mask: int = 0) -> None:
+        self.mask = mask
+
+    @classmethod
+    def of(cls, ids: Iterable[int]) -> "IdSet":
+        return cls(sum(1 << i for i in set(ids)))
+
+    def __contains__(self, vendor_id: object) -> bool:
+        return isinstance(vendor_id, int) and vendor_id > 0 and (self.mask >> vendor_id) & 1 == 1
+
+    def __iter__(self) -> Iterator[int]:
+        return (m.start() for m in _ONE.finditer(bin(self.mask)[:1:-1]))  # bit i -> id i
+
+    def __len__(self) -> int:
+        return self.mask.bit_count()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IdSet):
+            return self.mask == other.mask
+        if isinstance(other, set | frozenset):
+            return set(self) == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.mask)
+
+    def __repr__(self) -> str:
+        return f"IdSet({sorted(self)})"
+
+
 @dataclass(frozen=True)
 class PublisherRestriction:
     purpose_id: int
     restriction_type: int  # 0 not allowed, 1 require consent, 2 require legitimate interest
-    vendor_ids: frozenset[int]
+    vendor_ids: IdSet
 
 
 @dataclass(frozen=True)
@@ -46,8 +83,8 @@ class TCString:
     purpose_legitimate_interests: frozenset[int]
     purpose_one_treatment: bool
     publisher_cc: str
-    vendor_consents: frozenset[int]
-    vendor_legitimate_interests: frozenset[int]
+    vendor_consents: IdSet
+    vendor_legitimate_interests: IdSet
     publisher_restrictions: tuple[PublisherRestriction, ...]
 
     def consents_to(self, vendor_id: int, purposes: tuple[int, ...]) -> bool:
@@ -89,27 +126,26 @@ class _Bits:
     def time(self) -> datetime:
         return datetime.fromtimestamp(self.read(36) / 10, tz=UTC)  # deciseconds since the epoch
 
-    def ranges(self) -> frozenset[int]:
-        spans: list[tuple[int, int]] = []
+    def ranges(self) -> IdSet:
+        mask = 0
         for _ in range(self.read(12)):
             is_range = self.flag()
             start = self.read(16)
             end = self.read(16) if is_range else start
             if end < start:
                 raise TCStringError(f"vendor range {start}-{end} is backwards")
-            spans.append((start, end))
-        # Merged before expanding: 4095 overlapping full ranges must not cost 4095 x 65535 steps.
-        ids: list[range] = []
-        for start, end in sorted(spans):
-            if ids and start <= ids[-1].stop:
-                ids[-1] = range(ids[-1].start, max(ids[-1].stop, end + 1))
-            else:
-                ids.append(range(start, end + 1))
-        return frozenset(i for span in ids for i in span)
+            mask |= ((1 << (end - start + 1)) - 1) << start  # one big-int operation per entry
+        return IdSet(mask)
 
-    def vendors(self) -> frozenset[int]:
+    def vendors(self) -> IdSet:
         max_vendor_id = self.read(16)
-        return self.ranges() if self.flag() else self.ids(max_vendor_id)
+        if self.flag():
+            return self.ranges()
+        if not max_vendor_id:
+            return IdSet()
+        # The field's first bit is vendor 1: reverse it so that bit i of the mask is vendor i.
+        field = format(self.read(max_vendor_id), f"0{max_vendor_id}b")
+        return IdSet(int(field[::-1], 2) << 1)
 
 
 def _segment_bytes(segment: str) -> bytes:
@@ -119,7 +155,7 @@ def _segment_bytes(segment: str) -> bytes:
         raise TCStringError("not base64url") from exc
 
 
-@lru_cache(maxsize=4096)  # a user's string repeats on every request of theirs
+@lru_cache(maxsize=1024)  # a user's string repeats on every request of theirs
 def decode_tc_string(value: str) -> TCString:
     """Decodes the core segment (the part before the first "."). Raises TCStringError."""
     if not isinstance(value, str) or not value.strip():

@@ -89,14 +89,14 @@ def test_consents_to_needs_the_vendor_and_every_purpose() -> None:
 def test_publisher_restrictions_can_take_consent_away() -> None:
     from dataclasses import replace
 
-    from campaigns.tcf import PublisherRestriction
+    from campaigns.tcf import IdSet, PublisherRestriction
 
     created = datetime(2026, 12, 4, tzinfo=UTC)
     tc = decode_tc_string(encode_tc_string(vendor_consents={42}, purpose_consents={1, 3, 4}, created=created))
     for restriction_type, still_consented in [(0, False), (1, True), (2, False)]:
-        restricted = replace(tc, publisher_restrictions=(PublisherRestriction(3, restriction_type, frozenset({42})),))
+        restricted = replace(tc, publisher_restrictions=(PublisherRestriction(3, restriction_type, IdSet.of({42})),))
         assert restricted.consents_to(42, (1, 3, 4)) is still_consented
-    elsewhere = replace(tc, publisher_restrictions=(PublisherRestriction(3, 0, frozenset({41})),))
+    elsewhere = replace(tc, publisher_restrictions=(PublisherRestriction(3, 0, IdSet.of({41})),))
     assert elsewhere.consents_to(42, (1, 3, 4))
 
 
@@ -125,6 +125,16 @@ def test_range_encoded_vendors() -> None:
 
 
 def test_overlapping_full_ranges_cost_one_expansion() -> None:
-    # 4095 copies of 1..65535: expanding each would take minutes; merged, it is one range.
+    # 4095 copies of 1..65535: expanding each into a set would take minutes; as masks it is instant.
     tc = decode_tc_string(_range_string([(1, 65535)] * 4095))
     assert len(tc.vendor_consents) == 65535
+
+
+def test_id_sets_behave_as_sets() -> None:
+    from campaigns.tcf import IdSet
+
+    ids = IdSet.of({1, 5, 65535})
+    assert 5 in ids and 2 not in ids and 0 not in ids and -1 not in ids and "5" not in ids
+    assert sorted(ids) == [1, 5, 65535] and len(ids) == 3
+    assert ids == {1, 5, 65535} and ids == frozenset({1, 5, 65535}) and ids != {1}
+    assert IdSet() == set() and len(IdSet()) == 0
