@@ -100,15 +100,16 @@ class TCString:
 
 class _Bits:
     def __init__(self, data: bytes) -> None:
-        self.value = int.from_bytes(data, "big")
         self.length = len(data) * 8
+        # A string of "0"/"1": reading a field is a slice, O(width), not a shift of the whole string.
+        self.bits = format(int.from_bytes(data, "big"), f"0{self.length}b") if data else ""
         self.pos = 0
 
     def read(self, width: int) -> int:
         if self.pos + width > self.length:
             raise TCStringError(f"string ends at bit {self.length}, needed {self.pos + width}")
         self.pos += width
-        return (self.value >> (self.length - self.pos)) & ((1 << width) - 1)
+        return int(self.bits[self.pos - width : self.pos], 2)
 
     def flag(self) -> bool:
         return self.read(1) == 1
@@ -127,15 +128,22 @@ class _Bits:
         return datetime.fromtimestamp(self.read(36) / 10, tz=UTC)  # deciseconds since the epoch
 
     def ranges(self) -> IdSet:
-        mask = 0
+        spans: list[tuple[int, int]] = []
         for _ in range(self.read(12)):
             is_range = self.flag()
             start = self.read(16)
             end = self.read(16) if is_range else start
             if end < start:
                 raise TCStringError(f"vendor range {start}-{end} is backwards")
-            mask |= ((1 << (end - start + 1)) - 1) << start  # one big-int operation per entry
-        return IdSet(mask)
+            spans.append((start, end))
+        # Merged first: 4095 overlapping full ranges cost one big-int operation, not 4095.
+        merged: list[list[int]] = []
+        for start, end in sorted(spans):
+            if merged and start <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], end)
+            else:
+                merged.append([start, end])
+        return IdSet(sum(((1 << (end - start + 1)) - 1) << start for start, end in merged))
 
     def vendors(self) -> IdSet:
         max_vendor_id = self.read(16)
