@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from prometheus_client import Counter, Gauge
 
 from campaigns.index import CampaignIndex
@@ -89,8 +89,11 @@ class IndexRefresher:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            self.refresh()
+        try:
+            while not self._stop.wait(self.poll_s):
+                self.refresh()
+        finally:
+            connections.close_all()  # this thread's own connections (they are per thread)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         self._stop.set()

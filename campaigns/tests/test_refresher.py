@@ -142,3 +142,63 @@ def test_with_redis_down_writes_succeed_and_the_periodic_reload_catches_up(setti
     finally:
         refresher.stop()
     assert any("change signal failed" in r.getMessage() for r in caplog.records)
+
+
+WATCHER = """
+import sys, time
+import django
+django.setup()
+from campaigns.refresher import campaign_index_refresher
+campaign_id = int(sys.argv[1])
+refresher = campaign_index_refresher().start()
+assert campaign_id in refresher.index.by_id, "not in the index at start"
+print("ready", flush=True)
+started = time.monotonic()
+while campaign_id in refresher.index.by_id:
+    if time.monotonic() - started > 60:
+        sys.exit("the pause never arrived")
+    time.sleep(0.005)
+print(f"seen {time.monotonic() - started:.3f}", flush=True)
+"""
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_pause_reaches_two_other_processes(settings: Any, signal_key: str) -> None:
+    """Two separate processes (as two handlers would be) drop a campaign paused through the services."""
+    import subprocess
+    import sys
+
+    from conftest import REPO, service_env
+
+    db = settings.DATABASES["default"]
+    assert db["ENGINE"] == "django.db.backends.postgresql", "needs the real PostgreSQL (DATABASE_URL)"
+    url = f"postgresql://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"  # the test database
+    seed_campaigns(demo=True)
+    volt = Campaign.objects.get(key="demo-volt-ev-launch")
+    env = service_env(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="helios_site.settings",
+        HELIOS_CAMPAIGN_VERSION_KEY=signal_key,
+        HELIOS_CAMPAIGN_RELOAD_S="3600",  # only the signal can explain a fast update
+    )
+    watchers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WATCHER, str(volt.id)], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    try:
+        for watcher in watchers:
+            assert watcher.stdout is not None and watcher.stdout.readline().strip() == "ready"
+        services.campaign_set_status(campaigns=[volt], status=Status.PAUSED)
+        for watcher in watchers:
+            assert watcher.wait(timeout=BOUND_S) == 0
+            assert watcher.stdout is not None
+            line = watcher.stdout.readline().strip()
+            assert line.startswith("seen ")
+            print(f"pause seen by another process after {float(line.split()[1]) * 1000:.0f} ms")
+    finally:
+        for watcher in watchers:
+            watcher.kill()
+            watcher.wait()
