@@ -15,10 +15,9 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from pipeline.messages import BidRequest, Imp, Media, money, utc_now
+from pipeline.messages import DEFAULT_CURRENCY, BidRequest, Id, Imp, Media, money, utc_now
 
 DEFAULT_MAX_IMPS = 16
-MAX_ID_CHARS = 128
 MAX_URL_CHARS = 2048
 MAX_UA_CHARS = 2048
 MAX_DOMAIN_CHARS = 255
@@ -28,7 +27,6 @@ MAX_FLOOR = 1e9  # any finite bound: a floor in the currency's units, rounded to
 MAX_TMAX_MS = 600_000
 MAX_PIXELS = 100_000
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 Url = Annotated[str, msgspec.Meta(max_length=MAX_URL_CHARS)]
 UserAgent = Annotated[str, msgspec.Meta(max_length=MAX_UA_CHARS)]
 Domain = Annotated[str, msgspec.Meta(max_length=MAX_DOMAIN_CHARS)]
@@ -78,7 +76,7 @@ class _Banner(msgspec.Struct):
 class _OrtbImp(msgspec.Struct):
     id: Id
     bidfloor: Floor = 0.0
-    bidfloorcur: Currency = "USD"
+    bidfloorcur: Currency = DEFAULT_CURRENCY
     banner: _Banner | None = None
     video: _AnyObject | None = None
     audio: _AnyObject | None = None

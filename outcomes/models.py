@@ -7,8 +7,9 @@ the same transaction; anything that inserts rows another way (fixtures, factorie
 from django.db import models
 from django.utils import timezone
 
-MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
-MONEY_PLACES = 4
+from outcomes.rows import MONEY_DIGITS
+from pipeline.messages import MAX_ID_CHARS, MONEY_PLACES
+
 SUM_DIGITS = 20  # rollup sums of millions of MONEY values
 
 
@@ -17,9 +18,9 @@ class AuctionOutcome(models.Model):
     `received_at`; `created_at` is when this row was inserted. Absent strings are NULL, not "",
     as in the message (the API returns null)."""
 
-    bid_id = models.CharField(max_length=128, help_text="The bid request id")
-    imp_id = models.CharField(max_length=128)
-    user_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    bid_id = models.CharField(max_length=MAX_ID_CHARS, help_text="The bid request id")
+    imp_id = models.CharField(max_length=MAX_ID_CHARS)
+    user_id = models.CharField(max_length=MAX_ID_CHARS, null=True, blank=True)  # noqa: DJ001
     site_domain = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     win_status = models.BooleanField()
     win_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
@@ -29,7 +30,7 @@ class AuctionOutcome(models.Model):
     enriched = models.BooleanField()
     winning_interest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     user_interests = models.JSONField(default=list, blank=True)
-    creative_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    creative_id = models.CharField(max_length=MAX_ID_CHARS, null=True, blank=True)  # noqa: DJ001
     loss_reason = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     timestamp = models.DateTimeField(help_text="Event time: when the bid request was received")
     auction_timestamp = models.DateTimeField()

@@ -178,7 +178,7 @@ def test_a_pause_reaches_two_other_processes(settings: Any, signal_key: str) -> 
     volt = Campaign.objects.get(key="demo-volt-ev-launch")
     env = service_env(
         DATABASE_URL=url,
-        DJANGO_SETTINGS_MODULE="helios_site.settings",
+        DJANGO_SETTINGS_MODULE="helios_site.settings_dev",
         HELIOS_CAMPAIGN_VERSION_KEY=signal_key,
         HELIOS_CAMPAIGN_RELOAD_S="3600",  # only the signal can explain a fast update
     )

@@ -12,7 +12,7 @@ from outcomes.apis import MAX_PAGE_SIZE, filter_parameters
 from outcomes.filters import OutcomeFilter, OutcomeListFilter
 from outcomes.models import AuctionOutcome
 from outcomes.services import outcome_record_batch
-from outcomes.tests.factories import BASE_TIME, AuctionOutcomeFactory, outcome_message
+from outcomes.tests.factories import BASE_TIME, AuctionOutcomeFactory, outcome_message, outcome_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def api(settings: Any) -> APIClient:
 
 
 def store(**overrides: Any) -> None:
-    assert outcome_record_batch(outcomes=[outcome_message(**overrides)]) == 1
+    assert outcome_record_batch(rows=outcome_rows([outcome_message(**overrides)])) == 1
 
 
 def get(api: APIClient, url: str, **params: Any) -> Any:
@@ -148,7 +148,7 @@ def test_pagination_keeps_filters_in_links_and_count_is_exact_on_every_page(api:
 
 
 def test_page_size_limits(api: APIClient) -> None:
-    outcome_record_batch(outcomes=[outcome_message() for _ in range(MAX_PAGE_SIZE + 5)])
+    outcome_record_batch(rows=outcome_rows([outcome_message() for _ in range(MAX_PAGE_SIZE + 5)]))
     assert len(get(api, "/api/outcomes/")["results"]) == 100  # the default
     big = get(api, "/api/outcomes/", page_size=MAX_PAGE_SIZE)
     assert len(big["results"]) == MAX_PAGE_SIZE and big["count"] == MAX_PAGE_SIZE + 5
