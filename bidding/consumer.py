@@ -195,6 +195,7 @@ def _response(request: BidRequest, imp: Imp, decision: BidDecision, *, priced_at
         )
     return BidResponse(
         bid_request_id=request.request_id,
+        request_digest=request.request_digest,
         imp_id=imp.imp_id,
         user_id=request.user_id,
         received_at=request.received_at,

@@ -7,17 +7,27 @@ the same transaction; anything that inserts rows another way (fixtures, factorie
 from django.db import models
 from django.utils import timezone
 
+from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS
+
 MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
 MONEY_PLACES = 4
 SUM_DIGITS = 20  # rollup sums of millions of MONEY values
 
 
 class AuctionOutcome(models.Model):
-    """One auction outcome, unique on (bid_id, imp_id). `timestamp` is event time: the request's
+    """One auction outcome, unique on (bid_id, request_digest, imp_id): two distinct requests that
+    share an id (two exchanges both numbering from 1) are both stored, a re-delivery of the same
+    accepted request is not (docs/design.md, "Which requests are the same"). `timestamp` is event time: the request's
     `received_at`; `created_at` is when this row was inserted. Absent strings are NULL, not "",
     as in the message (the API returns null)."""
 
     bid_id = models.CharField(max_length=128, help_text="The bid request id")
+    request_digest = models.CharField(
+        max_length=DIGEST_CHARS,
+        default="",
+        blank=True,
+        help_text="Digest of the accepted request: tells apart distinct requests sharing an id",
+    )
     imp_id = models.CharField(max_length=128)
     user_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     site_domain = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
@@ -27,7 +37,7 @@ class AuctionOutcome(models.Model):
     bid_floor = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     currency = models.CharField(max_length=8)
     enriched = models.BooleanField()
-    winning_interest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    winning_interest = models.CharField(max_length=MAX_CATEGORY_CHARS, null=True, blank=True)  # noqa: DJ001
     user_interests = models.JSONField(default=list, blank=True)
     creative_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
     loss_reason = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
@@ -38,7 +48,7 @@ class AuctionOutcome(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["bid_id", "imp_id"], name="outcome_unique_bid_imp"),
+            models.UniqueConstraint(fields=["bid_id", "request_digest", "imp_id"], name="outcome_unique_request_imp"),
         ]
         # The unique constraint's index also serves `bid_id` lookups. The others serve the API's
         # filters and orderings (default `-timestamp`); filters on user/site come with that order.

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import msgspec
 
-from pipeline.messages import AuctionOutcome, parse_time
+from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS, AuctionOutcome, parse_time
 
 MONEY_QUANTUM = Decimal("0.0001")
 MONEY_MAX = Decimal("99999999.9999")  # DecimalField(12, 4)
@@ -19,11 +19,12 @@ MONEY_MAX = Decimal("99999999.9999")  # DecimalField(12, 4)
 # Column widths of outcomes.models.AuctionOutcome (kept here so this module needs no Django).
 MAX_LENGTHS = {
     "bid_id": 128,
+    "request_digest": DIGEST_CHARS,
     "imp_id": 128,
     "user_id": 128,
     "site_domain": 255,
     "currency": 8,
-    "winning_interest": 64,
+    "winning_interest": MAX_CATEGORY_CHARS,
     "creative_id": 128,
     "loss_reason": 32,
 }
@@ -36,6 +37,7 @@ class InvalidOutcome(ValueError):
 @dataclass(frozen=True, slots=True)
 class OutcomeRow:
     bid_id: str
+    request_digest: str
     imp_id: str
     user_id: str | None
     site_domain: str | None
@@ -54,8 +56,9 @@ class OutcomeRow:
     raw_json: str  # the whole message as JSON text, stored as `raw_data`
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.bid_id, self.imp_id)
+    def key(self) -> tuple[str, str, str]:
+        """The unique key: distinct requests sharing an id differ by their digest."""
+        return (self.bid_id, self.request_digest, self.imp_id)
 
     @property
     def day(self) -> date:
@@ -88,6 +91,7 @@ def outcome_row(outcome: AuctionOutcome) -> OutcomeRow:
     creative_id = outcome.ad_creative.creative_id if outcome.ad_creative is not None else None
     row = OutcomeRow(
         bid_id=outcome.bid_request_id,
+        request_digest=outcome.request_digest,
         imp_id=outcome.imp_id,
         user_id=outcome.user_id,
         site_domain=outcome.site_domain,

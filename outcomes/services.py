@@ -41,7 +41,7 @@ def outcome_batch_listener_add(*, listener: BatchListener) -> Callable[[], None]
 def outcome_record_batch(*, outcomes: Sequence[AuctionOutcomeMessage]) -> int:
     """Stores the outcomes not stored yet and adds them to the daily rollups, in one transaction.
 
-    Idempotent on (bid_id, imp_id): outcomes already stored (earlier, by a concurrent writer, or
+    Idempotent on (bid_id, request_digest, imp_id): outcomes already stored (earlier, by a concurrent writer, or
     earlier in the same batch) are skipped and not counted. Returns the number of rows inserted.
     Raises `outcomes.rows.InvalidOutcome` (and stores nothing) if an outcome cannot be stored; the
     consumer checks each message before batching so that this does not happen there.

@@ -20,7 +20,7 @@ from prometheus_client import Counter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from profiles.types import Profile
+from profiles.types import Profile, category_fits
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ SCAN_COUNT = 1000
 
 DECODE_ERRORS = Counter(
     "helios_profile_decode_errors_total",
-    "Stored profile values that are not valid profile JSON (treated as absent).",
+    "Stored profile values that are not valid profile JSON (treated as absent) or hold interests "
+    "an outcome cannot store (those interests are left out).",
 )
 
 _encoder = msgspec.json.Encoder()
@@ -62,6 +63,13 @@ def decode_profile(raw: bytes | str, *, user_id: str) -> Profile | None:
         return None
     if profile.user_id != user_id:
         profile = msgspec.structs.replace(profile, user_id=user_id)
+    if not all(category_fits(interest.category) for interest in profile.interests):
+        # Written around profile_save (by hand, an older version): serve the interests an outcome
+        # can store, so that one bad category cannot send the user's outcomes to the DLQ.
+        DECODE_ERRORS.inc()
+        logger.warning("ignoring interests with an empty, overlong or NUL category in a stored profile")
+        interests = [interest for interest in profile.interests if category_fits(interest.category)]
+        profile = msgspec.structs.replace(profile, interests=interests)
     return profile
 
 
