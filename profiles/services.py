@@ -3,8 +3,9 @@
 import math
 from collections.abc import Iterable, Iterator
 
-from profiles.store import WRITE_CHUNK, ProfileStore, profile_store
-from profiles.types import MAX_CATEGORY_CHARS, Profile, category_fits
+from pipeline.messages import MAX_CATEGORY_CHARS
+from profiles.store import WRITE_CHUNK, ProfileStore, category_fits, profile_store
+from profiles.types import Profile
 
 MAX_USER_ID_CHARS = 128  # the same limit as ids on the intake (SPEC §2)
 

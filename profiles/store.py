@@ -20,7 +20,8 @@ from prometheus_client import Counter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from profiles.types import Profile, category_fits
+from pipeline.messages import MAX_CATEGORY_CHARS
+from profiles.types import Profile
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ DECODE_ERRORS = Counter(
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Profile)
+
+
+def category_fits(category: str) -> bool:
+    """Whether an outcome can store `category` as its winning interest: 1..MAX_CATEGORY_CHARS
+    characters, no NUL (PostgreSQL text cannot hold it)."""
+    return 0 < len(category) <= MAX_CATEGORY_CHARS and "\x00" not in category
 
 
 def profile_key(user_id: str) -> str:

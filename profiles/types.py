@@ -5,8 +5,6 @@ from typing import Protocol
 
 import msgspec
 
-from pipeline.messages import MAX_CATEGORY_CHARS as MAX_CATEGORY_CHARS  # re-exported
-
 CATEGORIES = (
     "sports",
     "technology",
@@ -24,12 +22,6 @@ CATEGORIES = (
 class Interest(msgspec.Struct, frozen=True):
     category: str
     score: float
-
-
-def category_fits(category: str) -> bool:
-    """Whether an outcome can store `category` as its winning interest: 1..MAX_CATEGORY_CHARS
-    characters, no NUL (PostgreSQL text cannot hold it)."""
-    return 0 < len(category) <= MAX_CATEGORY_CHARS and "\x00" not in category
 
 
 class Profile(msgspec.Struct, frozen=True):

@@ -32,6 +32,7 @@ LIST_FIELDS = {
 DETAIL_FIELDS = {
     "id",
     "bid_id",
+    "request_digest",
     "imp_id",
     "user_id",
     "site_domain",
