@@ -28,6 +28,7 @@ def transport(monkeypatch: pytest.MonkeyPatch, settings) -> LocalTransport:
 
 def post(transport: LocalTransport, body: dict) -> int:
     result = call(create_app(LocalPublisher(transport)), body=json.dumps(body).encode())
+    assert result.status is not None
     return int(result.status)
 
 
@@ -49,7 +50,10 @@ def test_two_exchanges_numbering_from_1_are_both_stored(transport):
     assert post(transport, ortb("1", domain="exchange-b.example")) == 202
     run_pipeline(transport, expected_rows=2)
     rows = AuctionOutcome.objects.filter(bid_id="1")
-    assert sorted(rows.values_list("site_domain", flat=True)) == ["exchange-a.example", "exchange-b.example"]
+    assert sorted(str(domain) for domain in rows.values_list("site_domain", flat=True)) == [
+        "exchange-a.example",
+        "exchange-b.example",
+    ]
 
 
 def test_different_simple_requests_reusing_an_id_are_both_stored(transport):
@@ -57,7 +61,9 @@ def test_different_simple_requests_reusing_an_id_are_both_stored(transport):
     second = {"request_id": "req-7", "user_id": "user-low", "ad_slots": [{"id": "s1", "min_bid": 0.2}]}
     assert post(transport, first) == post(transport, second) == 202
     run_pipeline(transport, expected_rows=2)
-    assert sorted(AuctionOutcome.objects.filter(bid_id="req-7").values_list("user_id", flat=True)) == [
+    assert sorted(
+        str(user) for user in AuctionOutcome.objects.filter(bid_id="req-7").values_list("user_id", flat=True)
+    ) == [
         "user-low",
         "user-mid",
     ]
@@ -72,9 +78,11 @@ def test_the_same_request_sent_twice_is_stored_once(transport):
     assert AuctionOutcome.objects.filter(bid_id="dup-1").count() == 1
 
 
-def test_a_floor_is_compared_unrounded(transport):
-    """1.20005 rounds to 1.2000 at 4 decimals; the premium user's 1.20 bid must not clear it."""
-    assert post(transport, ortb("floor-1", floor=1.20005)) == 202
+@pytest.mark.parametrize("floor", [1.20005, 1.20001])
+def test_a_floor_is_compared_unrounded(transport, floor):
+    """A floor just above 1.20 rounds to 1.2000 at 4 decimals; the premium user's 1.20 bid must
+    not clear it."""
+    assert post(transport, ortb("floor-1", floor=floor)) == 202
     assert post(transport, ortb("floor-2", floor=1.2)) == 202
     run_pipeline(transport, expected_rows=2)
     above = AuctionOutcome.objects.get(bid_id="floor-1")
