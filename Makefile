@@ -11,14 +11,22 @@ export HELIOS_PG_PORT ?= 5432
 export HELIOS_REDIS_PORT ?= 6379
 export HELIOS_KAFKA_PORT ?= 9092
 export HELIOS_KAFKA_CONTROLLER_PORT ?= 9093
-SERVICES_ENV := DATABASE_URL=postgresql://helios:helios@127.0.0.1:$(HELIOS_PG_PORT)/helios \
+SERVICES_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} DATABASE_URL=postgresql://helios:helios@127.0.0.1:$(HELIOS_PG_PORT)/helios \
 	REDIS_URL=redis://127.0.0.1:$(HELIOS_REDIS_PORT)/0 KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(HELIOS_KAFKA_PORT) \
 	HELIOS_CHANNEL_LAYER=redis
 
+# Development targets run with DEBUG on (the settings' default is off, for production), which
+# also lets them use the development secret key.
+DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
+
 # All of Helios in one process: in-process broker, fakeredis, in-memory channel layer, SQLite.
 run: venv
-	$(PY) manage.py migrate --noinput -v 0
-	HELIOS_PUBLIC_API=$${HELIOS_PUBLIC_API:-true} $(PY) manage.py runembedded
+	$(DEV_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(DEV_ENV) HELIOS_PUBLIC_API=$${HELIOS_PUBLIC_API:-true} $(PY) manage.py runembedded
+
+# An admin login for `make run` (asks for a user name and password).
+admin: venv
+	$(DEV_ENV) $(PY) manage.py createsuperuser
 
 # Every role its own process on the local services (Procfile, run by honcho); Ctrl-C stops them all.
 run-kafka: services-up
@@ -27,15 +35,22 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_profiles
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help run system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check
+.PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Installed from requirements.lock: every package, transitive ones included, pinned with hashes.
+$(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	touch $@
+
+# Regenerate requirements.lock after editing requirements*.txt (pins already in the lock are kept;
+# `make lock LOCK_ARGS=--upgrade` moves every transitive package to its newest allowed version).
+lock: venv
+	$(VENV)/bin/uv pip compile requirements-dev.txt --generate-hashes --universal --python-version 3.11 \
+		--custom-compile-command "make lock" --quiet $(LOCK_ARGS) -o requirements.lock
 
 services-up: venv
 	HELIOS_PYTHON=$(PY) bash $(SERVICES) up
@@ -69,9 +84,9 @@ test-slow: system-deps services-up topics
 bench: services-up
 	$(SERVICES_ENV) HELIOS_PYTHON=$(PY) bash bench/run.sh
 
-# Only the layers that need no service.
+# Only the layers that need no service (and no browser).
 test-fast: venv
-	$(PY) -m pytest -m "not kafka and not services and not e2e and not slow"
+	$(PY) -m pytest -m "not kafka and not services and not e2e and not browser and not slow"
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -83,15 +98,17 @@ format: venv
 	$(VENV)/bin/ruff format .
 
 check: venv
-	$(PY) manage.py check
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-true} $(PY) manage.py check
 
 protos: venv
 	HELIOS_PYTHON=$(PY) bash scripts/gen_protos.sh
 
 help:
 	@echo "make run           all of Helios in one process, no external services"
+	@echo "make admin         create an admin login (user name, password) for make run"
 	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
 	@echo "make run-kafka     every role its own process on the local services"
 	@echo "make lint          ruff + mypy"
+	@echo "make lock          requirements.lock from requirements*.txt (after adding a package)"
 	@echo "make bench         benchmarks on the local services -> docs/benchmarks.md"
 	@echo "make services-up | services-down | services-status"

@@ -11,7 +11,7 @@ from prometheus_client import Counter
 from auction.rules import AuctionSettings, run_auction
 from pipeline import topics
 from pipeline.logs import log_requests
-from pipeline.messages import AuctionOutcome, BidResponse, money, utc_now
+from pipeline.messages import AuctionOutcomeMessage, BidResponse, money, utc_now
 from pipeline.roles import RoleContext
 from pipeline.strategies import TransformFactory, payload
 
@@ -28,17 +28,17 @@ def auction_settings() -> AuctionSettings:
     )
 
 
-def process_bid_response(response: BidResponse, rules: AuctionSettings) -> AuctionOutcome:
+def process_bid_response(response: BidResponse, rules: AuctionSettings) -> AuctionOutcomeMessage:
     result = run_auction(
         bid_price=response.bid_price, bid_request_id=response.bid_request_id, imp_id=response.imp_id, settings=rules
     )
     AUCTIONS.labels("won" if result.win_status else result.loss_reason).inc()
-    return AuctionOutcome(
+    return AuctionOutcomeMessage(
         **msgspec.structs.asdict(response),
         win_status=result.win_status,
         win_price=money(result.win_price),
         auction_timestamp=utc_now(),
-        loss_reason=result.loss_reason,  # type: ignore[arg-type]
+        loss_reason=result.loss_reason,
     )
 
 

@@ -8,6 +8,8 @@ re-processing after a crash cannot change a result.
 import hashlib
 from dataclasses import dataclass
 
+from pipeline.messages import LossReason
+
 
 @dataclass(frozen=True)
 class AuctionSettings:
@@ -20,7 +22,7 @@ class AuctionSettings:
 class AuctionResult:
     win_status: bool
     win_price: float
-    loss_reason: str | None  # None when won, else "no_bid", "below_threshold" or "lost"
+    loss_reason: LossReason | None  # None when won
 
 
 def draw(seed: str, bid_request_id: str, imp_id: str) -> float:
@@ -33,9 +35,9 @@ def draw(seed: str, bid_request_id: str, imp_id: str) -> float:
 
 def run_auction(*, bid_price: float, bid_request_id: str, imp_id: str, settings: AuctionSettings) -> AuctionResult:
     if not bid_price > 0:  # `not >` so NaN is no bid too
-        return AuctionResult(False, 0.0, "no_bid")
+        return AuctionResult(False, 0.0, LossReason.NO_BID)
     if bid_price <= settings.min_threshold:
-        return AuctionResult(False, 0.0, "below_threshold")
+        return AuctionResult(False, 0.0, LossReason.BELOW_THRESHOLD)
     if draw(settings.seed, bid_request_id, imp_id) < settings.win_probability:
         return AuctionResult(True, bid_price, None)  # first price
-    return AuctionResult(False, 0.0, "lost")
+    return AuctionResult(False, 0.0, LossReason.LOST)

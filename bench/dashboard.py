@@ -1,6 +1,6 @@
 """Dashboard snapshot rate under load: at most a few snapshots per second, whatever the bid rate.
 
-Drives the outcomes role's snapshot publisher (outcomes/snapshots/) the way the sink does: the
+Drives the outcomes role's snapshot publisher (dashboard/snapshots/) the way the sink does: the
 batch listener gets a batch of synthetic outcomes every 50 ms (the sink's batch time), 1,000
 outcomes/s by default, for 20 s, while the publisher's thread publishes to the channel-layer group
 through the real sender (`async_to_sync(group_send)`). Counts the group sends and prints:
@@ -34,35 +34,49 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from outcomes.snapshots import SnapshotPublisher, channel_layer_sender  # noqa: E402
-from pipeline.messages import AuctionOutcome, format_time  # noqa: E402
+from dashboard.snapshots import SnapshotPublisher, Totals, channel_layer_sender  # noqa: E402
+from outcomes.rows import OutcomeRow, outcome_row  # noqa: E402
+from pipeline.messages import AuctionOutcomeMessage, LossReason, format_time  # noqa: E402
 
+ZERO_TOTALS = Totals(
+    total_outcomes=0,
+    total_wins=0,
+    total_losses=0,
+    win_rate=0.0,
+    total_revenue=0.0,
+    average_bid_price=0.0,
+    average_win_price=0.0,
+    enriched_count=0,
+)
 BATCH_TIME_S = 0.05
 MAX_SNAPSHOTS_PER_S = 4.0
 PRICES = (0.0, 0.35, 0.60, 0.85, 1.20)
 
 
-def synthetic_batch(start: int, size: int) -> list[AuctionOutcome]:
+def synthetic_batch(start: int, size: int) -> list[OutcomeRow]:
+    """A batch of rows as the sink hands them to its listeners."""
     now = format_time(datetime.now(UTC))
     batch = []
     for i in range(start, start + size):
         price = PRICES[i % len(PRICES)]
         won = price > 0 and i % 10 < 7
         batch.append(
-            AuctionOutcome(
-                bid_request_id=f"bench-{i}",
-                imp_id="1",
-                user_id=f"user-{i % 20 + 1:03d}",
-                received_at=now,
-                site_domain=f"site{i % 7}.com",
-                bid_price=price,
-                bid_floor=0.0,
-                timestamp=now,
-                enriched=True,
-                win_status=won,
-                win_price=price if won else 0.0,
-                auction_timestamp=now,
-                loss_reason=None if won else ("no_bid" if price == 0 else "lost"),
+            outcome_row(
+                AuctionOutcomeMessage(
+                    bid_request_id=f"bench-{i}",
+                    imp_id="1",
+                    user_id=f"user-{i % 20 + 1:03d}",
+                    received_at=now,
+                    site_domain=f"site{i % 7}.com",
+                    bid_price=price,
+                    bid_floor=0.0,
+                    timestamp=now,
+                    enriched=True,
+                    win_status=won,
+                    win_price=price if won else 0.0,
+                    auction_timestamp=now,
+                    loss_reason=None if won else (LossReason.NO_BID if price == 0 else LossReason.LOST),
+                )
             )
         )
     return batch
@@ -82,7 +96,7 @@ def main() -> int:
         real_send(snapshot)
         sends.append(snapshot)
 
-    publisher = SnapshotPublisher(send=send, totals=lambda: {"total_outcomes": 0}, heartbeat_s=5.0)
+    publisher = SnapshotPublisher(send=send, totals=lambda: ZERO_TOTALS, heartbeat_s=5.0)
     stop = threading.Event()
     thread = threading.Thread(target=publisher.run, args=(stop, args.interval), daemon=True)
     thread.start()

@@ -91,7 +91,7 @@ def bid_requests(count: int, seed: int = 11) -> Iterator[tuple[bytes, bytes, int
 
 
 def auction_outcomes(count: int, seed: int = 13) -> Iterator[tuple[bytes, bytes]]:
-    from pipeline.messages import AdCreative, AuctionOutcome, encode, utc_now
+    from pipeline.messages import AdCreative, AuctionOutcomeMessage, encode, utc_now
 
     rng = random.Random(seed)
     now = utc_now()
@@ -105,7 +105,7 @@ def auction_outcomes(count: int, seed: int = 13) -> Iterator[tuple[bytes, bytes]
     for i in range(count):
         won = rng.random() < 0.6
         request_id = f"bench-{seed}-{i}"
-        message = AuctionOutcome(
+        message = AuctionOutcomeMessage(
             bid_request_id=request_id,
             imp_id="1",
             user_id=f"synth-{rng.randint(1, 100_000):06d}",

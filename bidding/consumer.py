@@ -20,10 +20,10 @@ from prometheus_client import Counter, Histogram
 
 from bidding.breaker import CircuitBreaker
 from bidding.creatives import DEFAULT_CATALOG, CreativeCatalog, catalog_from_config
-from bidding.pricing import BID_CURRENCY, DEFAULT_TIERS, BidDecision, Tiers, price_bid
+from bidding.pricing import DEFAULT_TIERS, BidDecision, Tiers, price_bid
 from pipeline import topics
 from pipeline.logs import log_requests
-from pipeline.messages import AdCreative, BidRequest, BidResponse, Imp, money, utc_now
+from pipeline.messages import DEFAULT_CURRENCY, AdCreative, BidRequest, BidResponse, Imp, money, utc_now
 from pipeline.roles import RoleContext
 from pipeline.strategies import TransformFactory, payload
 from profiles.types import Profile, ProfileLookup, ProfileUnavailable
@@ -62,7 +62,7 @@ class BidderSettings:
     tiers: Tiers = DEFAULT_TIERS
     creatives: CreativeCatalog = DEFAULT_CATALOG
     profile_deadline_s: float = 0.05
-    currency: str = BID_CURRENCY
+    currency: str = DEFAULT_CURRENCY
 
 
 def bidder_settings() -> BidderSettings:
@@ -74,12 +74,12 @@ def bidder_settings() -> BidderSettings:
         tiers=Tiers.from_config(tiers_config) if tiers_config is not None else DEFAULT_TIERS,
         creatives=catalog_from_config(creatives_config) if creatives_config is not None else DEFAULT_CATALOG,
         profile_deadline_s=settings.HELIOS_PROFILE_DEADLINE_S,
-        currency=getattr(settings, "HELIOS_BID_CURRENCY", BID_CURRENCY),
+        currency=settings.HELIOS_BID_CURRENCY,
     )
 
 
 def _json_setting(name: str) -> Any:
-    value = getattr(settings, name, None)
+    value = getattr(settings, name)
     if isinstance(value, str):
         value = value.strip()
         if not value:
@@ -94,7 +94,7 @@ def _json_setting(name: str) -> Any:
 def make_lookup() -> ProfileLookup:
     """The bidder's profile lookup: HELIOS_PROFILE_LOOKUP (dotted path of a zero-argument factory)
     when set, else the gRPC client at HELIOS_PROFILES_TARGET."""
-    path = getattr(settings, "HELIOS_PROFILE_LOOKUP", "")
+    path = settings.HELIOS_PROFILE_LOOKUP
     if path:
         factory: Callable[[], ProfileLookup] = import_string(path)
         return factory()

@@ -13,16 +13,11 @@ The default tiers:
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeGuard
+from typing import Any, TypeGuard
 
 from bidding.creatives import DEFAULT_CATALOG, Creative, CreativeCatalog
+from pipeline.messages import DEFAULT_CURRENCY, NoBidReason
 from profiles.types import Interest, Profile
-
-BID_CURRENCY = "USD"
-
-NoBidReason = Literal["below_floor", "currency"]
-BELOW_FLOOR: NoBidReason = "below_floor"
-WRONG_CURRENCY: NoBidReason = "currency"
 
 
 @dataclass(frozen=True)
@@ -162,7 +157,7 @@ def price_bid(
     floor_currency: str,
     tiers: Tiers = DEFAULT_TIERS,
     creatives: CreativeCatalog = DEFAULT_CATALOG,
-    currency: str = BID_CURRENCY,
+    currency: str = DEFAULT_CURRENCY,
 ) -> BidDecision:
     """Prices one impression for `profile` (None: no user, unknown user or lookup failed).
 
@@ -172,9 +167,9 @@ def price_bid(
     tier = tiers.for_score(interest.score if interest is not None else None)
     reason: NoBidReason | None = None
     if floor_currency.strip().upper() != currency.upper():
-        reason = WRONG_CURRENCY
+        reason = NoBidReason.CURRENCY
     elif not tier.price >= floor:  # `not >=` so a NaN floor does not bid
-        reason = BELOW_FLOOR
+        reason = NoBidReason.BELOW_FLOOR
     winning = interest.category if interest is not None else None
     return BidDecision(
         bid_price=tier.price if reason is None else 0.0,

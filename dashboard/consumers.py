@@ -1,6 +1,6 @@
 """The dashboard's websocket (SPEC §8): stats snapshots, pushed; the page never polls for them.
 
-On connect: join the group the outcomes role publishes to (`outcomes.snapshots.DASHBOARD_GROUP`),
+On connect: join the group the outcomes role publishes to (`dashboard.snapshots.DASHBOARD_GROUP`),
 then send one snapshot read from the database so the page has figures at once. After that, every
 `dashboard.snapshot` group event is forwarded as it is. The origin is checked in asgi.py
 (AllowedHostsOriginValidator); anonymous users are refused unless HELIOS_PUBLIC_API (SPEC §11).
@@ -16,7 +16,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import close_old_connections
 
-from outcomes.snapshots import DASHBOARD_GROUP, snapshot_from_database
+from dashboard.snapshots import DASHBOARD_GROUP, snapshot_from_database
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from outcomes.snapshots import PRICE_BUCKET_LABELS, RATE_HORIZON_S, SERIES_BIN_S, SERIES_BINS
+from dashboard.snapshots import PRICE_BUCKET_LABELS, RATE_HORIZON_S, SERIES_BIN_S, SERIES_BINS
 
 LOGIN_URL = "/admin/login/"
 TABLE_PAGE_SIZE = 25

@@ -102,7 +102,7 @@ def run(*, web_host: str, web_port: int, announce: Callable[[str], None] = print
             "Helios is running (embedded mode: one process, no external services).\n"
             f"  dashboard  {base}/\n"
             f"  REST API   {base}/api/outcomes/   (docs {base}/api/docs/)\n"
-            f"  admin      {base}/admin/\n"
+            f"  admin      {base}/admin/   (a login: `make admin` in another terminal)\n"
             f"  bids       POST http://{settings.HELIOS_HANDLER_HOST}:{settings.HELIOS_HANDLER_PORT}/bid\n"
             f"  profiles   gRPC 127.0.0.1:{grpc_port}\n"
             "Press Ctrl-C to stop."

@@ -1,15 +1,21 @@
 """Helios settings: everything comes from the environment, each with a working local default.
 
 The defaults give the embedded developer setup (SQLite, in-memory channel layer). The
-distributed mode sets DATABASE_URL, REDIS_URL and KAFKA_BOOTSTRAP_SERVERS. Production sets
-DJANGO_DEBUG=false and a real DJANGO_SECRET_KEY (it refuses the development key).
+distributed mode sets DATABASE_URL, REDIS_URL and KAFKA_BOOTSTRAP_SERVERS. DEBUG is off unless
+DJANGO_DEBUG=true (the development entry points set it: `make run`, `manage.py runembedded`, the
+Makefile's other targets, settings_dev for pytest and mypy); with DEBUG off a real
+DJANGO_SECRET_KEY is required (the development key is refused).
 """
 
+import os
 import re
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from pipeline.kafka_env import kafka_client_security
+from pipeline.messages import DEFAULT_CURRENCY
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -17,7 +23,7 @@ env = environ.Env()
 
 DEV_SECRET_KEY = "helios-development-secret-key-not-for-production"  # noqa: S105
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=DEV_SECRET_KEY)
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 
 # Unset, empty or the development key: a production process refuses to start.
@@ -36,7 +42,7 @@ if HELIOS_PROXY_SSL_HEADER:
     SECURE_PROXY_SSL_HEADER = (_header.strip(), _https.strip())
 SECURE_SSL_REDIRECT = env.bool("HELIOS_SSL_REDIRECT", default=not DEBUG)
 # Probes and Prometheus speak plain HTTP to the pod: never redirect them (matched without the "/").
-SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics|api/health/?)$"]
 SESSION_COOKIE_SECURE = env.bool("HELIOS_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("HELIOS_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
@@ -110,7 +116,12 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'helios.sqlite3'}")}
+# Persistent connections for the roles (one long-lived thread each)...
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("HELIOS_DB_CONN_MAX_AGE", default=60)
+# ...not for the web role (helios_site/asgi.py applies this): under daphne each request's sync code
+# runs in a thread of its own, and a kept connection stays open per thread (64 requests, 16 at a
+# time, left 38 connections open at 60 s; none at 0).
+HELIOS_WEB_DB_CONN_MAX_AGE = env.int("HELIOS_WEB_DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["TEST"] = {"NAME": env.str("HELIOS_TEST_DATABASE", default="test_helios")}
@@ -148,6 +159,17 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 KAFKA_BOOTSTRAP_SERVERS = env.str("KAFKA_BOOTSTRAP_SERVERS", default="127.0.0.1:9092")
 
+# TLS/SASL settings of every Kafka client, from KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_SSL_*.
+KAFKA_CLIENT_SECURITY = kafka_client_security(os.environ)
+# Topics that `manage.py kafka_topics` creates: with 3+ brokers in the bootstrap list, 3 replicas
+# of which 2 must acknowledge a write (acks=all), so one broker may fail without losing or
+# refusing anything; a single local node can only hold 1 of each.
+_MULTI_BROKER = len([s for s in KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]) >= 3
+HELIOS_TOPIC_REPLICATION_FACTOR = env.int("HELIOS_TOPIC_REPLICATION_FACTOR", default=3 if _MULTI_BROKER else 1)
+HELIOS_TOPIC_MIN_INSYNC_REPLICAS = env.int(
+    "HELIOS_TOPIC_MIN_INSYNC_REPLICAS", default=max(1, min(2, HELIOS_TOPIC_REPLICATION_FACTOR - 1))
+)
+
 # Channels: the in-memory layer only works inside one process (embedded mode). The distributed
 # mode, where the outcomes role and daphne are separate processes, needs Redis.
 HELIOS_CHANNEL_LAYER = env.str("HELIOS_CHANNEL_LAYER", default="memory")
@@ -178,6 +200,10 @@ HELIOS_SHUTDOWN_TIMEOUT_S = env.float("HELIOS_SHUTDOWN_TIMEOUT_S", default=10.0)
 # Web role (daphne): REST API, admin, dashboard
 HELIOS_WEB_HOST = env.str("HELIOS_WEB_HOST", default="127.0.0.1")
 HELIOS_WEB_PORT = env.int("HELIOS_WEB_PORT", default=8000)
+# The web role's /metrics for Prometheus, on a port of its own (daphne -e tcp:port=9004, as the
+# image's `web` entry point starts it): answered whatever the Host header (a scrape of the pod IP),
+# and never on the public port unless DEBUG.
+HELIOS_WEB_METRICS_PORT = env.int("HELIOS_WEB_METRICS_PORT", default=9004)
 
 # Intake (SPEC §2): the handler's front door
 HELIOS_HANDLER_HOST = env.str("HELIOS_HANDLER_HOST", default="127.0.0.1")
@@ -186,6 +212,8 @@ HELIOS_MAX_BODY_BYTES = env.int("HELIOS_MAX_BODY_BYTES", default=64 * 1024)
 HELIOS_MAX_IMPS = env.int("HELIOS_MAX_IMPS", default=16)
 HELIOS_INTAKE_DEADLINE_S = env.float("HELIOS_INTAKE_DEADLINE_S", default=2.0)
 HELIOS_PRODUCER_QUEUE_MAX = env.int("HELIOS_PRODUCER_QUEUE_MAX", default=100_000)
+# ...and in bytes: 100,000 requests of up to HELIOS_MAX_BODY_BYTES could otherwise hold GiBs.
+HELIOS_PRODUCER_QUEUE_MAX_KBYTES = env.int("HELIOS_PRODUCER_QUEUE_MAX_KBYTES", default=64 * 1024)
 HELIOS_RETRY_AFTER_S = env.int("HELIOS_RETRY_AFTER_S", default=1)
 # Open connections + in-flight requests per handler process; beyond it, 503 + Retry-After unread.
 HELIOS_HANDLER_LIMIT_CONCURRENCY = env.int("HELIOS_HANDLER_LIMIT_CONCURRENCY", default=4096)
@@ -202,7 +230,7 @@ HELIOS_PROFILE_STORE = env.str("HELIOS_PROFILE_STORE", default="redis")  # "redi
 HELIOS_PROFILE_DEADLINE_S = env.float("HELIOS_PROFILE_DEADLINE_S", default=0.05)
 HELIOS_BREAKER_FAILURES = env.int("HELIOS_BREAKER_FAILURES", default=5)
 HELIOS_BREAKER_OPEN_S = env.float("HELIOS_BREAKER_OPEN_S", default=30.0)
-HELIOS_BID_CURRENCY = "USD"
+HELIOS_BID_CURRENCY = DEFAULT_CURRENCY
 # Optional JSON; empty = the built-in tiers/creatives (bidding/pricing.py, bidding/creatives.py).
 # Tiers: [{"name", "min_score", "price", "inclusive"?}, ..., {"name": "base", "price": 0.35}]
 HELIOS_PRICE_TIERS = env.str("HELIOS_PRICE_TIERS", default="")
@@ -214,6 +242,9 @@ HELIOS_PROFILE_LOOKUP = env.str("HELIOS_PROFILE_LOOKUP", default="")
 # Outcomes (SPEC §7)
 HELIOS_OUTCOMES_BATCH_SIZE = env.int("HELIOS_OUTCOMES_BATCH_SIZE", default=1000)
 HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default=0.01)
+# Started by the outcomes role: dotted paths of zero-argument functions, each subscribing to the
+# stored batches (outcomes.services.outcome_batch_listener_add) and returning its stop function.
+HELIOS_OUTCOME_LISTENERS = ["dashboard.snapshots.start_publisher"]
 HELIOS_PUBLIC_API = env.bool("HELIOS_PUBLIC_API", default=False)
 
 # The outcomes' covering index (INCLUDE columns) is a PostgreSQL feature; on SQLite (embedded

@@ -3,7 +3,7 @@ import json
 from django.conf import settings
 from django.contrib import admin
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 
@@ -36,11 +36,19 @@ def readyz(request: HttpRequest) -> HttpResponse:
     return HttpResponse(json.dumps(body), status=503 if failed else 200, content_type="application/json")
 
 
+def api_health(request: HttpRequest) -> JsonResponse:
+    """The original Helios dashboard's health URL (its Postman collection calls it): liveness."""
+    return JsonResponse({"status": "ok"})
+
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz),
     path("readyz", readyz),
-    path("metrics", ExportToDjangoView, name="metrics"),
+    path("api/health", api_health),
+    path("api/health/", api_health),
+    # Production: /metrics only on the metrics port (helios_site/asgi.py), never the public one.
+    *([path("metrics", ExportToDjangoView, name="metrics")] if settings.DEBUG else []),
     path("api/", include("outcomes.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -140,6 +140,7 @@ class IntakeProducer:
         config = producer_config(
             **{
                 "queue.buffering.max.messages": int(settings.HELIOS_PRODUCER_QUEUE_MAX),
+                "queue.buffering.max.kbytes": int(settings.HELIOS_PRODUCER_QUEUE_MAX_KBYTES),
                 # librdkafka gives up on a message at the same deadline the client is answered by.
                 "message.timeout.ms": max(10, int(deadline_s * 1000)),
                 **overrides,

@@ -15,10 +15,19 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from pipeline.messages import MONEY_MAX, BidRequest, Imp, Media, money_ceil, request_digest, utc_now
+from pipeline.messages import (
+    DEFAULT_CURRENCY,
+    MAX_ID_CHARS,
+    MONEY_MAX,
+    BidRequest,
+    Imp,
+    Media,
+    money_ceil,
+    request_digest,
+    utc_now,
+)
 
 DEFAULT_MAX_IMPS = 16
-MAX_ID_CHARS = 128
 MAX_URL_CHARS = 2048
 MAX_UA_CHARS = 2048
 MAX_DOMAIN_CHARS = 255
@@ -81,7 +90,7 @@ class _Banner(msgspec.Struct):
 class _OrtbImp(msgspec.Struct):
     id: Id
     bidfloor: Floor = 0.0
-    bidfloorcur: Currency = "USD"
+    bidfloorcur: Currency = DEFAULT_CURRENCY
     banner: _Banner | None = None
     video: _AnyObject | None = None
     audio: _AnyObject | None = None

@@ -40,6 +40,7 @@ from outcomes.selectors import (
     outcome_select,
     outcome_stats,
 )
+from pipeline.messages import MONEY_PLACES
 
 
 class PublicOrAuthenticated(BasePermission):
@@ -129,9 +130,9 @@ class OutcomeDetailApi(ApiView):
 
 
 def _money(**kwargs: Any) -> serializers.DecimalField:
-    """An amount (or a sum of amounts) rendered as a JSON number with at most 4 decimals."""
+    """An amount (or a sum of amounts) rendered as a JSON number with at most MONEY_PLACES decimals."""
     return serializers.DecimalField(
-        max_digits=24, decimal_places=4, min_value=Decimal(0), coerce_to_string=False, **kwargs
+        max_digits=24, decimal_places=MONEY_PLACES, min_value=Decimal(0), coerce_to_string=False, **kwargs
     )
 
 

@@ -17,9 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
-from outcomes.models import MONEY_PLACES, AuctionOutcome
+from outcomes.models import AuctionOutcome
+from pipeline.messages import MONEY_QUANTUM
 
-MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)
 MAX_AMOUNT = Decimal(10**12)  # any bound above this matches every stored amount (at most 1e8)
 MAX_TEXT_CHARS = 255  # the widest text column (site_domain)
 MIN_SUBSTRING_CHARS = 3  # a trigram index serves substrings of 3 characters and more

@@ -7,10 +7,9 @@ the same transaction; anything that inserts rows another way (fixtures, factorie
 from django.db import models
 from django.utils import timezone
 
-from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS
+from outcomes.rows import MONEY_DIGITS
+from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS, MAX_ID_CHARS, MONEY_PLACES
 
-MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
-MONEY_PLACES = 4
 SUM_DIGITS = 20  # rollup sums of millions of MONEY values
 
 
@@ -21,15 +20,15 @@ class AuctionOutcome(models.Model):
     `received_at`; `created_at` is when this row was inserted. Absent strings are NULL, not "",
     as in the message (the API returns null)."""
 
-    bid_id = models.CharField(max_length=128, help_text="The bid request id")
+    bid_id = models.CharField(max_length=MAX_ID_CHARS, help_text="The bid request id")
     request_digest = models.CharField(
         max_length=DIGEST_CHARS,
         default="",
         blank=True,
         help_text="Digest of the accepted request: tells apart distinct requests sharing an id",
     )
-    imp_id = models.CharField(max_length=128)
-    user_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    imp_id = models.CharField(max_length=MAX_ID_CHARS)
+    user_id = models.CharField(max_length=MAX_ID_CHARS, null=True, blank=True)  # noqa: DJ001
     site_domain = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     win_status = models.BooleanField()
     win_price = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
@@ -39,7 +38,7 @@ class AuctionOutcome(models.Model):
     enriched = models.BooleanField()
     winning_interest = models.CharField(max_length=MAX_CATEGORY_CHARS, null=True, blank=True)  # noqa: DJ001
     user_interests = models.JSONField(default=list, blank=True)
-    creative_id = models.CharField(max_length=128, null=True, blank=True)  # noqa: DJ001
+    creative_id = models.CharField(max_length=MAX_ID_CHARS, null=True, blank=True)  # noqa: DJ001
     loss_reason = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     timestamp = models.DateTimeField(help_text="Event time: when the bid request was received")
     auction_timestamp = models.DateTimeField()

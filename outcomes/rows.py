@@ -1,31 +1,40 @@
 """From an `auction_outcomes` message to the values of one stored row. No I/O.
 
-`outcome_row` rejects what the database would refuse (a time that does not parse, a string longer
-than its column, money out of range) so that one bad message goes to the DLQ instead of failing
-its whole batch again and again.
+`outcome_row` rejects what the database would refuse (a time that does not parse or is out of
+range, a string longer than its column, money out of range) so that one bad message goes to the DLQ
+instead of failing its whole batch again and again. The sink turns each message into its row once;
+everything after (the insert, the rollups, the batch listeners) works on rows.
 """
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import msgspec
 
-from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS, AuctionOutcome, parse_time
+from pipeline.messages import (
+    DIGEST_CHARS,
+    MAX_CATEGORY_CHARS,
+    MAX_ID_CHARS,
+    MONEY_PLACES,
+    MONEY_QUANTUM,
+    AuctionOutcomeMessage,
+    LossReason,
+    parse_time,
+)
 
-MONEY_QUANTUM = Decimal("0.0001")
-MONEY_MAX = Decimal("99999999.9999")  # DecimalField(12, 4)
-
-# Column widths of outcomes.models.AuctionOutcome (kept here so this module needs no Django).
+# Column widths of outcomes.models.AuctionOutcome, here so that this module needs no Django (the
+# model takes MONEY_DIGITS from here; a test checks MAX_LENGTHS against its columns).
+MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
+MONEY_MAX = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - MONEY_QUANTUM
 MAX_LENGTHS = {
-    "bid_id": 128,
+    "bid_id": MAX_ID_CHARS,
     "request_digest": DIGEST_CHARS,
-    "imp_id": 128,
-    "user_id": 128,
+    "imp_id": MAX_ID_CHARS,
+    "user_id": MAX_ID_CHARS,
     "site_domain": 255,
     "currency": 8,
     "winning_interest": MAX_CATEGORY_CHARS,
-    "creative_id": 128,
+    "creative_id": MAX_ID_CHARS,
     "loss_reason": 32,
 }
 
@@ -34,8 +43,11 @@ class InvalidOutcome(ValueError):
     """The message decoded, but cannot be stored as it is."""
 
 
-@dataclass(frozen=True, slots=True)
-class OutcomeRow:
+class OutcomeRow(msgspec.Struct, frozen=True, gc=False):
+    """The stored columns of one outcome, named and ordered as the table's, without `created_at`
+    (the insert's time, added by the writer). JSON columns hold JSON text, as the database takes
+    it. The insert's column list and values come from this field order."""
+
     bid_id: str
     request_digest: str
     imp_id: str
@@ -48,12 +60,12 @@ class OutcomeRow:
     currency: str
     enriched: bool
     winning_interest: str | None
-    user_interests: list[str]
+    user_interests: str  # JSON text of a list of strings
     creative_id: str | None
-    loss_reason: str | None
-    timestamp: datetime
+    loss_reason: LossReason | None
+    timestamp: datetime  # event time: the request's received_at
     auction_timestamp: datetime
-    raw_json: str  # the whole message as JSON text, stored as `raw_data`
+    raw_data: str  # JSON text of the whole message
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -64,6 +76,9 @@ class OutcomeRow:
     def day(self) -> date:
         """The UTC day of the event time: the rollup row this outcome counts in."""
         return self.timestamp.astimezone(UTC).date()
+
+
+ROW_FIELDS: tuple[str, ...] = OutcomeRow.__struct_fields__
 
 
 def to_money(value: float, field: str) -> Decimal:
@@ -83,10 +98,17 @@ def to_time(text: str, field: str) -> datetime:
     except ValueError as exc:
         raise InvalidOutcome(f"{field}: {text!r} is not an RFC 3339 time") from exc
     # RFC 3339 requires an offset; a time without one is taken as UTC rather than dropped.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    try:
+        # A time such as 0001-01-01T00:00:00+01:00 parses, but is out of datetime's range in UTC:
+        # the batch write (its rollup day) would fail on every retry, or, stored, every read of it.
+        moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidOutcome(f"{field}: {text!r} is out of range in UTC") from exc
+    return moment
 
 
-def outcome_row(outcome: AuctionOutcome) -> OutcomeRow:
+def outcome_row(outcome: AuctionOutcomeMessage) -> OutcomeRow:
     """The row to store for `outcome`; raises InvalidOutcome if it cannot be stored."""
     creative_id = outcome.ad_creative.creative_id if outcome.ad_creative is not None else None
     row = OutcomeRow(
@@ -102,12 +124,12 @@ def outcome_row(outcome: AuctionOutcome) -> OutcomeRow:
         currency=outcome.currency,
         enriched=outcome.enriched,
         winning_interest=outcome.winning_interest,
-        user_interests=list(outcome.user_interests),
+        user_interests=msgspec.json.encode(outcome.user_interests).decode(),
         creative_id=creative_id,
         loss_reason=outcome.loss_reason,
         timestamp=to_time(outcome.received_at, "received_at"),
         auction_timestamp=to_time(outcome.auction_timestamp, "auction_timestamp"),
-        raw_json=msgspec.json.encode(outcome).decode(),
+        raw_data=msgspec.json.encode(outcome).decode(),
     )
     for field, limit in MAX_LENGTHS.items():
         value = getattr(row, field)
@@ -115,7 +137,7 @@ def outcome_row(outcome: AuctionOutcome) -> OutcomeRow:
             raise InvalidOutcome(f"{field}: longer than {limit} characters")
     # PostgreSQL text and jsonb cannot hold NUL; JSON can (as \u0000). The text search is the fast
     # path; the walk tells a NUL from an escaped backslash followed by "u0000".
-    if "\\u0000" in row.raw_json and _has_nul(msgspec.to_builtins(outcome)):
+    if "\\u0000" in row.raw_data and _has_nul(msgspec.to_builtins(outcome)):
         raise InvalidOutcome("a string contains a NUL character")
     return row
 

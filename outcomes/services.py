@@ -18,57 +18,49 @@ from django.utils import timezone
 
 from outcomes import storage
 from outcomes.metrics import OUTCOMES_DUPLICATES, OUTCOMES_STORED, PIPELINE_LATENCY
-from outcomes.rows import OutcomeRow, outcome_row
+from outcomes.rows import OutcomeRow
 from outcomes.storage import Key
-from pipeline.messages import AuctionOutcome as AuctionOutcomeMessage
 
 logger = logging.getLogger(__name__)
 
-BatchListener = Callable[[Sequence[AuctionOutcomeMessage]], object]
+BatchListener = Callable[[Sequence[OutcomeRow]], object]
 
 _batch_listeners: list[BatchListener] = []
 
 
 def outcome_batch_listener_add(*, listener: BatchListener) -> Callable[[], None]:
-    """Calls `listener(stored)` after each committed batch, with the outcomes that batch newly
-    stored (duplicates excluded). It runs in the writer's thread right after the commit, before
+    """Calls `listener(stored)` after each committed batch, with the rows that batch newly stored
+    (duplicates excluded). It runs in the writer's thread right after the commit, before
     the Kafka offsets move: keep it quick and non-blocking (hand the work to another thread or a
     channel layer). Its exceptions are logged and ignored. Returns a function that removes it."""
     _batch_listeners.append(listener)
     return partial(_batch_listeners.remove, listener)
 
 
-def outcome_record_batch(*, outcomes: Sequence[AuctionOutcomeMessage]) -> int:
-    """Stores the outcomes not stored yet and adds them to the daily rollups, in one transaction.
+def outcome_record_batch(*, rows: Sequence[OutcomeRow]) -> int:
+    """Stores the rows not stored yet and adds them to the daily rollups, in one transaction.
 
-    Idempotent on (bid_id, request_digest, imp_id): outcomes already stored (earlier, by a concurrent writer, or
-    earlier in the same batch) are skipped and not counted. Returns the number of rows inserted.
-    Raises `outcomes.rows.InvalidOutcome` (and stores nothing) if an outcome cannot be stored; the
-    consumer checks each message before batching so that this does not happen there.
+    Idempotent on (bid_id, request_digest, imp_id): rows already stored (earlier, by a concurrent
+    writer, or earlier in the same batch) are skipped and not counted. Returns the number of rows inserted.
+    Build the rows with `outcomes.rows.outcome_row`, which refuses what cannot be stored.
     """
-    rows: dict[Key, OutcomeRow] = {}
-    messages: dict[Key, AuctionOutcomeMessage] = {}
-    for outcome in outcomes:
-        row = outcome_row(outcome)
-        if row.key not in rows:
-            rows[row.key] = row
-            messages[row.key] = outcome
-    if not rows:
+    unique: dict[Key, OutcomeRow] = {}
+    for row in rows:
+        unique.setdefault(row.key, row)
+    if not unique:
         return 0
     # Every writer takes its locks in one order (keys ascending here, days ascending in the
     # rollup), so concurrent writers with overlapping batches wait for each other, never deadlock.
-    ordered = [rows[key] for key in sorted(rows)]
+    ordered = [unique[key] for key in sorted(unique)]
     with transaction.atomic():
         inserted = storage.insert_new(ordered, created_at=timezone.now())
         stored = [row for row in ordered if row.key in inserted]
         storage.rollups_add(stored)
-        transaction.on_commit(
-            partial(_after_commit, stored, [messages[row.key] for row in stored], len(outcomes)), robust=True
-        )
+        transaction.on_commit(partial(_after_commit, stored, len(rows)), robust=True)
     return len(stored)
 
 
-def _after_commit(stored: list[OutcomeRow], messages: list[AuctionOutcomeMessage], received: int) -> None:
+def _after_commit(stored: list[OutcomeRow], received: int) -> None:
     OUTCOMES_STORED.inc(len(stored))
     OUTCOMES_DUPLICATES.inc(received - len(stored))
     now = time.time()
@@ -76,6 +68,6 @@ def _after_commit(stored: list[OutcomeRow], messages: list[AuctionOutcomeMessage
         PIPELINE_LATENCY.observe(max(now - row.timestamp.timestamp(), 0.0))
     for listener in list(_batch_listeners):
         try:
-            listener(messages)
+            listener(stored)
         except Exception:  # a dashboard hiccup must not stop the sink
             logger.exception("outcome batch listener %r failed", listener)

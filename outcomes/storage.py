@@ -19,36 +19,17 @@ from typing import Any, cast
 
 import msgspec
 from django.db import connection
-from django.db.models import F, Field, Model
+from django.db.models import F, Field, JSONField, Model
 
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
-from outcomes.rows import OutcomeRow
+from outcomes.rows import ROW_FIELDS, OutcomeRow
 
 Key = tuple[str, str, str]  # OutcomeRow.key: (bid_id, request_digest, imp_id)
 KEY_COLUMNS = ("bid_id", "request_digest", "imp_id")
 
-# The inserted columns, in the order of `_values`.
-COLUMNS = (
-    "bid_id",
-    "request_digest",
-    "imp_id",
-    "user_id",
-    "site_domain",
-    "win_status",
-    "win_price",
-    "bid_price",
-    "bid_floor",
-    "currency",
-    "enriched",
-    "winning_interest",
-    "user_interests",
-    "creative_id",
-    "loss_reason",
-    "timestamp",
-    "auction_timestamp",
-    "created_at",
-    "raw_data",
-)
+# The inserted columns: the row's fields in their order, then the insert's time.
+COLUMNS = (*ROW_FIELDS, "created_at")
+_JSON_COLUMNS = [f.name for f in AuctionOutcome._meta.concrete_fields if isinstance(f, JSONField)]
 ROLLUP_SUMS = ("total", "wins", "revenue", "bid_sum", "enriched_count")
 STAGING_TABLE = "outcomes_staging"
 
@@ -57,28 +38,8 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _values(row: OutcomeRow, created_at: datetime) -> tuple[Any, ...]:
-    """The row's values in COLUMNS order; JSON columns as JSON text."""
-    return (
-        row.bid_id,
-        row.request_digest,
-        row.imp_id,
-        row.user_id,
-        row.site_domain,
-        row.win_status,
-        row.win_price,
-        row.bid_price,
-        row.bid_floor,
-        row.currency,
-        row.enriched,
-        row.winning_interest,
-        msgspec.json.encode(row.user_interests).decode(),
-        row.creative_id,
-        row.loss_reason,
-        row.timestamp,
-        row.auction_timestamp,
-        created_at,
-        row.raw_json,
-    )
+    """The row's values in COLUMNS order (JSON columns as JSON text)."""
+    return (*msgspec.structs.astuple(row), created_at)
 
 
 def supports_insert_returning() -> bool:
@@ -173,8 +134,10 @@ def _insert_new_single_writer(rows: list[OutcomeRow], *, created_at: datetime) -
 
 
 def _model(row: OutcomeRow, created_at: datetime) -> AuctionOutcome:
-    values = {name: getattr(row, name) for name in COLUMNS if name not in ("created_at", "raw_data")}
-    return AuctionOutcome(**values, created_at=created_at, raw_data=msgspec.json.decode(row.raw_json))
+    values = msgspec.structs.asdict(row)
+    for name in _JSON_COLUMNS:
+        values[name] = msgspec.json.decode(values[name])
+    return AuctionOutcome(**values, created_at=created_at)
 
 
 @dataclass

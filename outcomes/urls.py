@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from outcomes import apis
 
+DOCS_ACCESS = [apis.PublicOrAuthenticated]
 urlpatterns: list[URLPattern | URLResolver] = [
     path("outcomes/", apis.OutcomeListApi.as_view(), name="api-outcomes"),
     path("outcomes/stats/", apis.OutcomeStatsApi.as_view(), name="api-outcomes-stats"),
@@ -13,7 +14,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("outcomes/daily_stats/", apis.OutcomeDailyStatsAliasApi.as_view(), name="api-outcomes-daily-stats-alias"),
     # After the fixed names; the view answers 404 (JSON) for an id that is not a number.
     path("outcomes/<str:id>/", apis.OutcomeDetailApi.as_view(), name="api-outcome-detail"),
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("docs/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    # The schema and docs follow the API's own access rule (HELIOS_PUBLIC_API).
+    path("schema/", SpectacularAPIView.as_view(permission_classes=DOCS_ACCESS), name="api-schema"),
+    path(
+        "docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=DOCS_ACCESS), name="api-docs"
+    ),
+    path(
+        "docs/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", permission_classes=DOCS_ACCESS),
+        name="api-redoc",
+    ),
 ]

@@ -4,15 +4,27 @@ import time
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
+from django.conf import settings
 
 from pipeline import topics
-from pipeline.transports import bootstrap_servers
+from pipeline.transports import client_config
 
 TIMEOUT_S = 30.0
 
 
 def admin_client() -> AdminClient:
-    return AdminClient({"bootstrap.servers": ",".join(bootstrap_servers())})
+    return AdminClient(client_config())
+
+
+def new_topic(name: str, partitions: int) -> NewTopic:
+    """A topic as Helios creates it: HELIOS_TOPIC_REPLICATION_FACTOR replicas, of which
+    HELIOS_TOPIC_MIN_INSYNC_REPLICAS must hold a write before the producers (acks=all) get it acked."""
+    return NewTopic(
+        name,
+        num_partitions=partitions,
+        replication_factor=settings.HELIOS_TOPIC_REPLICATION_FACTOR,
+        config={"min.insync.replicas": str(settings.HELIOS_TOPIC_MIN_INSYNC_REPLICAS)},
+    )
 
 
 def ensure_topics(*, partitions: int, names: list[str] | None = None) -> dict[str, tuple[int, bool]]:
@@ -20,7 +32,7 @@ def ensure_topics(*, partitions: int, names: list[str] | None = None) -> dict[st
     admin = admin_client()
     wanted = names or topics.all_topics()
     existing = admin.list_topics(timeout=TIMEOUT_S).topics
-    missing = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in wanted if n not in existing]
+    missing = [new_topic(n, partitions) for n in wanted if n not in existing]
     created: set[str] = set()
     if missing:
         for name, future in admin.create_topics(missing, operation_timeout=TIMEOUT_S).items():

@@ -1,9 +1,12 @@
-"""The message on each topic (SPEC §3), one msgspec Struct per topic.
+"""The message on each topic (SPEC §3), one msgspec Struct per topic, and the pipeline's
+vocabulary: the id length limit, money, the default currency and the reasons for no bid or loss.
+Every app takes these from here.
 
 One definition gives validation, fast JSON encode/decode and types. Times are RFC 3339 UTC strings
-with milliseconds; money is a float in the currency's units rounded to 4 decimals.
+with milliseconds; money is a float in the currency's units rounded to MONEY_PLACES decimals.
 """
 
+import enum
 import hashlib
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
@@ -11,15 +14,33 @@ from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+MAX_ID_CHARS = 128  # request, impression and user ids (SPEC §2), and the columns that store them
+MONEY_PLACES = 4
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)  # Decimal("0.0001")
 MONEY_MAX = 99_999_999.9999  # the widest amount the outcome columns hold (DecimalField(12, 4))
+DEFAULT_CURRENCY = "USD"
 MAX_CATEGORY_CHARS = 64  # an interest category, as stored in outcomes' winning_interest column
 DIGEST_CHARS = 16  # hex characters of a request digest (64 bits)
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 OptStr = str | None
 Money = Annotated[float, msgspec.Meta(ge=0)]
 Media = Literal["banner", "video", "audio", "native"]
-NoBidReason = Literal["below_floor", "currency"]
-LossReason = Literal["no_bid", "below_threshold", "lost"]
+
+
+class NoBidReason(enum.StrEnum):
+    """Why the bidder did not bid on an impression (`bid_responses.no_bid_reason`)."""
+
+    BELOW_FLOOR = "below_floor"  # the tier's price is under the impression's floor
+    CURRENCY = "currency"  # the floor is in another currency than the bid's
+
+
+class LossReason(enum.StrEnum):
+    """Why an impression was not won (`auction_outcomes.loss_reason`)."""
+
+    NO_BID = "no_bid"
+    BELOW_THRESHOLD = "below_threshold"
+    LOST = "lost"
 
 
 def utc_now() -> str:
@@ -35,20 +56,21 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def money(value: float) -> float:
-    return round(value, 4)
+def money(value: float | Decimal) -> float:
+    """An amount as the messages carry it: a float rounded to MONEY_PLACES decimals."""
+    return round(float(value), MONEY_PLACES)
 
 
 def money_ceil(value: float) -> float:
-    """`value` rounded UP to the money quantum (4 decimals). A bid (4 decimals) clears the result
+    """`value` rounded UP to MONEY_QUANTUM. A bid (MONEY_PLACES decimals) clears the result
     exactly when it clears `value` itself: a floor of 1.20005 becomes 1.2001, not 1.2."""
-    return float(Decimal(repr(value)).quantize(Decimal("0.0001"), rounding=ROUND_CEILING))
+    return float(Decimal(repr(value)).quantize(MONEY_QUANTUM, rounding=ROUND_CEILING))
 
 
 class Imp(msgspec.Struct, kw_only=True):
     imp_id: Id
     bidfloor: Money = 0.0
-    bidfloorcur: str = "USD"
+    bidfloorcur: str = DEFAULT_CURRENCY
     media: Media | None = None
     w: int | None = None
     h: int | None = None
@@ -95,7 +117,7 @@ class BidResponse(msgspec.Struct, kw_only=True):
     site_domain: OptStr = None
     bid_price: Money
     bid_floor: Money
-    currency: str = "USD"
+    currency: str = DEFAULT_CURRENCY
     timestamp: str
     enriched: bool
     winning_interest: OptStr = None
@@ -105,7 +127,7 @@ class BidResponse(msgspec.Struct, kw_only=True):
     ad_creative: AdCreative | None = None
 
 
-class AuctionOutcome(BidResponse, kw_only=True):
+class AuctionOutcomeMessage(BidResponse, kw_only=True):
     """`auction_outcomes`: exactly one per bid response; key = bid_request_id."""
 
     win_status: bool

@@ -104,12 +104,13 @@ def kafka_reachable() -> bool:
     sockets created and torn down every few seconds, and many at once while a broker is down."""
     from confluent_kafka.admin import AdminClient
 
-    from pipeline.transports import bootstrap_servers
+    from pipeline.transports import client_config
 
-    servers = ",".join(bootstrap_servers())
+    config = client_config(**{"socket.connection.setup.timeout.ms": 1000})
+    key = repr(sorted(config.items()))
     with _probe_lock:
-        admin = _probe_clients.get(servers)
+        admin = _probe_clients.get(key)
         if admin is None:
-            admin = AdminClient({"bootstrap.servers": servers, "socket.connection.setup.timeout.ms": 1000})
-            _probe_clients[servers] = admin
+            admin = AdminClient(config)
+            _probe_clients[key] = admin
     return bool(admin.list_topics(timeout=2).brokers)

@@ -87,9 +87,15 @@ def bootstrap_servers() -> list[str]:
     return [s.strip() for s in settings.KAFKA_BOOTSTRAP_SERVERS.split(",") if s.strip()]
 
 
+def client_config(**overrides: Any) -> dict[str, Any]:
+    """What every Kafka client of Helios starts from (producers, consumers, admin, readiness
+    probes): the brokers and the TLS/SASL settings of the environment (KAFKA_CLIENT_SECURITY)."""
+    return {"bootstrap.servers": ",".join(bootstrap_servers()), **settings.KAFKA_CLIENT_SECURITY, **overrides}
+
+
 def producer_config(**overrides: Any) -> dict[str, Any]:
     """Plain confluent-kafka producer settings (also used by the intake's own producer)."""
-    return build_kafka_configuration(PRODUCER_DEFAULTS, bootstrap_servers(), overrides)
+    return build_kafka_configuration(PRODUCER_DEFAULTS, None, client_config(**overrides))
 
 
 class KafkaTransport:
@@ -98,7 +104,7 @@ class KafkaTransport:
             CONSUMER_DEFAULTS,
             group_id=group,
             auto_offset_reset="earliest",
-            bootstrap_servers=bootstrap_servers(),
+            override_params=client_config(),
         )
         arroyo_stats = config["stats_cb"]
 

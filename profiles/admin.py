@@ -25,9 +25,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from pipeline.messages import MAX_ID_CHARS
 from profiles.admin_forms import profile_forms, profile_from_forms
 from profiles.selectors import profile_get, profile_get_many
-from profiles.services import MAX_USER_ID_CHARS, InvalidProfile, profile_delete, profile_save
+from profiles.services import InvalidProfile, profile_delete, profile_save
 from profiles.store import KEY_PREFIX, ProfileStore, profile_store
 from profiles.types import CATEGORIES, Profile
 
@@ -40,7 +41,7 @@ _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 class UserProfile(models.Model):
     """Placeholder for the admin only: profiles are stored in Redis, never in this (absent) table."""
 
-    user_id = models.CharField(max_length=MAX_USER_ID_CHARS, primary_key=True)
+    user_id = models.CharField(max_length=MAX_ID_CHARS, primary_key=True)
 
     class Meta:
         managed = False

@@ -8,7 +8,7 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 
-from profiles.services import MAX_CATEGORY_CHARS, MAX_USER_ID_CHARS
+from pipeline.messages import MAX_CATEGORY_CHARS, MAX_ID_CHARS
 from profiles.types import Interest, Profile
 
 MAX_LOCALE_CHARS = 35  # the longest BCP 47 tag in practical use
@@ -18,7 +18,7 @@ EXTRA_DEMOGRAPHIC_ROWS = 2
 
 
 class ProfileForm(forms.Form):
-    user_id = forms.CharField(max_length=MAX_USER_ID_CHARS, strip=False)
+    user_id = forms.CharField(max_length=MAX_ID_CHARS, strip=False)
     locale = forms.CharField(max_length=MAX_LOCALE_CHARS, required=False, help_text="e.g. en-US")
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:

@@ -3,11 +3,9 @@
 import math
 from collections.abc import Iterable, Iterator
 
-from pipeline.messages import MAX_CATEGORY_CHARS
+from pipeline.messages import MAX_CATEGORY_CHARS, MAX_ID_CHARS
 from profiles.store import WRITE_CHUNK, ProfileStore, category_fits, profile_store
 from profiles.types import Profile
-
-MAX_USER_ID_CHARS = 128  # the same limit as ids on the intake (SPEC §2)
 
 
 class InvalidProfile(ValueError):
@@ -16,8 +14,8 @@ class InvalidProfile(ValueError):
 
 def profile_validate(*, profile: Profile) -> Profile:
     """Returns `profile` unchanged if it may be stored; raises InvalidProfile otherwise."""
-    if not profile.user_id or len(profile.user_id) > MAX_USER_ID_CHARS:
-        raise InvalidProfile(f"user_id must be 1..{MAX_USER_ID_CHARS} characters")
+    if not profile.user_id or len(profile.user_id) > MAX_ID_CHARS:
+        raise InvalidProfile(f"user_id must be 1..{MAX_ID_CHARS} characters")
     if profile.user_id != profile.user_id.strip():
         raise InvalidProfile("user_id must not start or end with whitespace")
     for index, interest in enumerate(profile.interests):

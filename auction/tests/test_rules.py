@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auction.rules import AuctionResult, AuctionSettings, draw, run_auction
+from pipeline.messages import LossReason
 
 RULES = AuctionSettings()  # threshold 0.30, probability 0.70, seed "helios"
 ids = st.text(min_size=1, max_size=40)
@@ -21,14 +22,14 @@ def test_defaults_match_the_spec() -> None:
 @pytest.mark.parametrize("price", [0.0, -0.0, -1.0])
 def test_no_bid(price: float) -> None:
     assert run_auction(bid_price=price, bid_request_id="r", imp_id="1", settings=always_wins()) == AuctionResult(
-        False, 0.0, "no_bid"
+        False, 0.0, LossReason.NO_BID
     )
 
 
 @pytest.mark.parametrize("price", [0.30, 0.1, math.nextafter(0.30, 0)])
 def test_bid_at_or_under_the_threshold_loses(price: float) -> None:
     result = run_auction(bid_price=price, bid_request_id="r", imp_id="1", settings=always_wins())
-    assert result == AuctionResult(False, 0.0, "below_threshold")
+    assert result == AuctionResult(False, 0.0, LossReason.BELOW_THRESHOLD)
 
 
 def test_bid_just_above_the_threshold_can_win_at_its_own_price() -> None:
@@ -47,7 +48,7 @@ def test_probability_zero_never_wins() -> None:
         result = run_auction(
             bid_price=1.2, bid_request_id=f"r{i}", imp_id="1", settings=AuctionSettings(win_probability=0.0)
         )
-        assert result == AuctionResult(False, 0.0, "lost")
+        assert result == AuctionResult(False, 0.0, LossReason.LOST)
 
 
 def test_custom_threshold() -> None:

@@ -13,9 +13,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connections
 
 from dashboard.consumers import DashboardConsumer, initial_snapshot, initial_snapshot_forget
+from dashboard.snapshots import DASHBOARD_GROUP, SNAPSHOT_EVENT, channel_layer_sender
 from outcomes.services import outcome_record_batch
-from outcomes.snapshots import DASHBOARD_GROUP, SNAPSHOT_EVENT, channel_layer_sender
-from outcomes.tests.factories import outcome_messages
+from outcomes.tests.factories import outcome_messages, outcome_rows
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,7 +45,7 @@ def live_event(**extra: Any) -> dict[str, Any]:
 
 
 def test_connect_sends_a_snapshot_read_from_the_database():
-    outcome_record_batch(outcomes=outcome_messages(3, received=datetime.now(UTC)))
+    outcome_record_batch(rows=outcome_rows(outcome_messages(3, received=datetime.now(UTC))))
 
     async def scenario() -> dict:
         comm = communicator()

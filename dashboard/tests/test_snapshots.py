@@ -1,4 +1,4 @@
-"""The snapshot publisher the outcomes role runs (outcomes/snapshots/): window math, rate limit,
+"""The snapshot publisher the outcomes role runs (dashboard/snapshots/): window math, rate limit,
 silence when idle, and the initial snapshot read from the database."""
 
 import ast
@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
-from outcomes.services import outcome_record_batch
-from outcomes.snapshots import (
+from dashboard.snapshots import (
     PRICE_BUCKET_LABELS,
     RATE_HORIZON_S,
     RECENT_LIMIT,
@@ -19,12 +19,14 @@ from outcomes.snapshots import (
     SERIES_BINS,
     SNAPSHOT_EVENT,
     SnapshotPublisher,
+    Totals,
     percentile,
     price_bucket,
     snapshot_from_database,
     start_publisher,
 )
-from outcomes.tests.factories import outcome_message, outcome_messages
+from outcomes.services import outcome_record_batch
+from outcomes.tests.factories import outcome_message, outcome_messages, outcome_rows
 
 T0 = 1_800_000_000.0  # a fixed "now" for the fake clock
 
@@ -41,11 +43,23 @@ def received(clock: Clock, latency_s: float) -> datetime:
     return datetime.fromtimestamp(clock.now - latency_s, UTC)
 
 
+def totals(total_outcomes: int) -> Totals:
+    return Totals(
+        total_outcomes=total_outcomes,
+        total_wins=0,
+        total_losses=total_outcomes,
+        win_rate=0.0,
+        total_revenue=0.0,
+        average_bid_price=0.0,
+        average_win_price=0.0,
+        enriched_count=0,
+    )
+
+
 def publisher(clock: Clock, *, heartbeat_s: float = 0.0) -> tuple[SnapshotPublisher, list[dict]]:
     sent: list[dict] = []
-    totals = {"total_outcomes": 0}
     return SnapshotPublisher(
-        send=sent.append, totals=lambda: totals, heartbeat_s=heartbeat_s, clock=clock, source="test:1"
+        send=sent.append, totals=lambda: totals(0), heartbeat_s=heartbeat_s, clock=clock, source="test:1"
     ), sent
 
 
@@ -75,8 +89,8 @@ def test_window_math_counts_wins_revenue_histogram_latency_and_newest_outcomes()
         + [outcome_message(won=False, bid_price=0.35, received=received(clock, 0.1 + 0.01 * i)) for i in range(10)]
         + [outcome_message(won=False, bid_price=0.0, received=received(clock, 0.2 + 0.01 * i)) for i in range(5)]
     )
-    pub.add(batch[:12])
-    pub.add(batch[12:])
+    pub.add(outcome_rows(batch[:12]))
+    pub.add(outcome_rows(batch[12:]))
     clock.now += 0.5
     snapshot = pub.tick()
 
@@ -97,14 +111,14 @@ def test_window_math_counts_wins_revenue_histogram_latency_and_newest_outcomes()
     assert rolling["latency_p50_s"] == pytest.approx(0.12, abs=1e-3)
     assert rolling["latency_p99_s"] == pytest.approx(0.24, abs=1e-3)
     assert [item["bid_id"] for item in snapshot["recent"]] == [o.bid_request_id for o in reversed(batch)][:RECENT_LIMIT]
-    assert snapshot["totals"] == {"total_outcomes": 0}
+    assert snapshot["totals"] == msgspec.to_builtins(totals(0))
 
 
 def test_many_batches_between_ticks_give_one_snapshot_with_all_of_them():
     clock = Clock()
     pub, sent = publisher(clock)
     for _ in range(200):
-        pub.add(outcome_messages(5, received=received(clock, 0.05)))
+        pub.add(outcome_rows(outcome_messages(5, received=received(clock, 0.05))))
         clock.now += 0.002
     pub.tick()
     assert len(sent) == 1
@@ -114,10 +128,10 @@ def test_many_batches_between_ticks_give_one_snapshot_with_all_of_them():
 def test_the_next_window_starts_empty():
     clock = Clock()
     pub, sent = publisher(clock)
-    pub.add(outcome_messages(3, received=received(clock, 0.05)))
+    pub.add(outcome_rows(outcome_messages(3, received=received(clock, 0.05))))
     clock.now += 0.5
     pub.tick()
-    pub.add(outcome_messages(2, received=received(clock, 0.05)))
+    pub.add(outcome_rows(outcome_messages(2, received=received(clock, 0.05))))
     clock.now += 0.5
     pub.tick()
     assert [s["window"]["count"] for s in sent] == [3, 2]
@@ -137,7 +151,7 @@ def test_nothing_is_published_when_idle():
 def test_after_the_last_outcomes_it_publishes_until_the_rolling_figures_settle_then_stops():
     clock = Clock()
     pub, sent = publisher(clock)
-    pub.add(outcome_messages(10, received=received(clock, 0.05)))
+    pub.add(outcome_rows(outcome_messages(10, received=received(clock, 0.05))))
     for _ in range(int(3 * RATE_HORIZON_S / 0.5)):
         clock.now += 0.5
         pub.tick()
@@ -159,21 +173,21 @@ def test_heartbeat_while_idle():
 
 def test_totals_that_cannot_be_read_are_the_last_ones_read():
     clock = Clock()
-    answers: list[object] = [{"total_outcomes": 1}, RuntimeError("database down")]
+    answers: list[Totals | Exception] = [totals(1), RuntimeError("database down")]
 
-    def totals() -> dict:
+    def read() -> Totals:
         answer = answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
-        return answer  # type: ignore[return-value]
+        return answer
 
     sent: list[dict] = []
-    pub = SnapshotPublisher(send=sent.append, totals=totals, clock=clock, heartbeat_s=0)
+    pub = SnapshotPublisher(send=sent.append, totals=read, clock=clock, heartbeat_s=0)
     for _ in range(2):
-        pub.add(outcome_messages(1, received=received(clock, 0.01)))
+        pub.add(outcome_rows(outcome_messages(1, received=received(clock, 0.01))))
         clock.now += 0.5
         pub.tick()
-    assert [s["totals"] for s in sent] == [{"total_outcomes": 1}, {"total_outcomes": 1}]
+    assert [s["totals"]["total_outcomes"] for s in sent] == [1, 1]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -187,7 +201,7 @@ def test_running_publisher_sends_at_most_one_snapshot_per_interval_and_loses_no_
         stored = 0
         deadline = time.monotonic() + 1.5
         while time.monotonic() < deadline:
-            stored += outcome_record_batch(outcomes=outcome_messages(7, received=datetime.now(UTC)))
+            stored += outcome_record_batch(rows=outcome_rows(outcome_messages(7, received=datetime.now(UTC))))
         time.sleep(3 * interval_s)  # the last window is published
     finally:
         stop()
@@ -205,7 +219,7 @@ def test_stop_removes_the_listener_and_ends_the_thread():
     stop()
     stop()  # a role may run its closers twice
     assert not [t for t in threading.enumerate() if t.name == "dashboard-snapshots"]
-    outcome_record_batch(outcomes=outcome_messages(3))
+    outcome_record_batch(rows=outcome_rows(outcome_messages(3)))
     time.sleep(0.2)
     assert sent == []
 
@@ -214,8 +228,10 @@ def test_stop_removes_the_listener_and_ends_the_thread():
 def test_initial_snapshot_from_the_database_has_the_live_shape():
     now = datetime.now(UTC)
     outcome_record_batch(
-        outcomes=[outcome_message(won=True, bid_price=1.2, received=now - timedelta(milliseconds=30)) for _ in range(4)]
-        + [outcome_message(won=False, bid_price=0.0, received=now - timedelta(milliseconds=30)) for _ in range(2)]
+        rows=outcome_rows(
+            [outcome_message(won=True, bid_price=1.2, received=now - timedelta(milliseconds=30)) for _ in range(4)]
+            + [outcome_message(won=False, bid_price=0.0, received=now - timedelta(milliseconds=30)) for _ in range(2)]
+        )
     )
     snapshot = snapshot_from_database()
     assert snapshot["type"] == SNAPSHOT_EVENT and snapshot["kind"] == "initial"

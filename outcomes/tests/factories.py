@@ -1,12 +1,13 @@
 """Factories for outcomes.
 
 `OutcomeMessageFactory` (typed shortcuts: `outcome_message`, `outcome_messages`) builds
-`auction_outcomes` messages: store them with
-`outcome_record_batch`, which keeps the rollups (and so the stats) in step. `AuctionOutcomeFactory`
+`auction_outcomes` messages: store them with `outcome_record_batch(rows=outcome_rows(messages))`
+(the sink's path: each message to its row, then the batch insert), which keeps the rollups (and so the stats) in step. `AuctionOutcomeFactory`
 creates rows directly, for list/filter tests: such rows are NOT in the rollups, so unfiltered stats
 (read from the rollups) do not see them.
 """
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
@@ -15,6 +16,7 @@ import factory
 from factory.django import DjangoModelFactory
 
 from outcomes.models import AuctionOutcome
+from outcomes.rows import OutcomeRow, outcome_row
 from pipeline import messages
 
 BASE_TIME = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -22,10 +24,10 @@ INTERESTS = ["sports", "technology", "travel", "food", "finance", "gaming", "mus
 
 
 class OutcomeMessageFactory(factory.Factory):
-    """A consistent `AuctionOutcome` message; `won=False` makes a lost one (`win_price` 0)."""
+    """A consistent `AuctionOutcomeMessage`; `won=False` makes a lost one (`win_price` 0)."""
 
     class Meta:
-        model = messages.AuctionOutcome
+        model = messages.AuctionOutcomeMessage
 
     class Params:
         won = True
@@ -59,13 +61,18 @@ class OutcomeMessageFactory(factory.Factory):
     loss_reason = factory.LazyAttribute(lambda o: None if o.won else "lost")
 
 
-def outcome_message(**overrides: Any) -> messages.AuctionOutcome:
+def outcome_message(**overrides: Any) -> messages.AuctionOutcomeMessage:
     """`OutcomeMessageFactory.build(**overrides)`, typed."""
-    return cast(messages.AuctionOutcome, OutcomeMessageFactory.build(**overrides))
+    return cast(messages.AuctionOutcomeMessage, OutcomeMessageFactory.build(**overrides))
 
 
-def outcome_messages(count: int, **overrides: Any) -> list[messages.AuctionOutcome]:
+def outcome_messages(count: int, **overrides: Any) -> list[messages.AuctionOutcomeMessage]:
     return [outcome_message(**overrides) for _ in range(count)]
+
+
+def outcome_rows(outcomes: Iterable[messages.AuctionOutcomeMessage]) -> list[OutcomeRow]:
+    """The rows the sink stores for these messages."""
+    return [outcome_row(outcome) for outcome in outcomes]
 
 
 class AuctionOutcomeFactory(DjangoModelFactory):

@@ -16,7 +16,7 @@ from outcomes.models import AuctionOutcome
 from outcomes.openapi import filter_parameters
 from outcomes.pagination import MAX_PAGE_SIZE
 from outcomes.services import outcome_record_batch
-from outcomes.tests.factories import BASE_TIME, AuctionOutcomeFactory, outcome_message
+from outcomes.tests.factories import BASE_TIME, AuctionOutcomeFactory, outcome_message, outcome_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -71,7 +71,7 @@ def api(settings: Any) -> APIClient:
 
 
 def store(**overrides: Any) -> None:
-    assert outcome_record_batch(outcomes=[outcome_message(**overrides)]) == 1
+    assert outcome_record_batch(rows=outcome_rows([outcome_message(**overrides)])) == 1
 
 
 def get(api: APIClient, url: str, **params: Any) -> Any:
@@ -153,7 +153,7 @@ def test_pagination_keeps_filters_in_links_and_count_is_exact_on_every_page(api:
 
 
 def test_page_size_limits(api: APIClient) -> None:
-    outcome_record_batch(outcomes=[outcome_message() for _ in range(MAX_PAGE_SIZE + 5)])
+    outcome_record_batch(rows=outcome_rows([outcome_message() for _ in range(MAX_PAGE_SIZE + 5)]))
     assert len(get(api, "/api/outcomes/")["results"]) == 100  # the default
     big = get(api, "/api/outcomes/", page_size=MAX_PAGE_SIZE)
     assert len(big["results"]) == MAX_PAGE_SIZE and big["count"] == MAX_PAGE_SIZE + 5
@@ -210,13 +210,13 @@ def test_the_throttle_rates_come_from_the_environment(rate: str, expected: str) 
         "import django; django.setup(); from rest_framework.throttling import AnonRateThrottle as T; "
         "t = T(); print((t.num_requests, t.duration) if t.rate else None)"
     )
-    env = {**os.environ, "HELIOS_API_THROTTLE_ANON": rate, "DJANGO_SETTINGS_MODULE": "helios_site.settings"}
+    env = {**os.environ, "HELIOS_API_THROTTLE_ANON": rate, "DJANGO_SETTINGS_MODULE": "helios_site.settings_dev"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
 
 
 def test_a_malformed_throttle_rate_stops_the_start() -> None:
-    env = {**os.environ, "HELIOS_API_THROTTLE_USER": "lots", "DJANGO_SETTINGS_MODULE": "helios_site.settings"}
+    env = {**os.environ, "HELIOS_API_THROTTLE_USER": "lots", "DJANGO_SETTINGS_MODULE": "helios_site.settings_dev"}
     out = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True
     )

@@ -84,8 +84,19 @@ def test_session_authentication(private: None) -> None:
     assert client.get("/api/outcomes/").status_code == 200
 
 
-def test_schema_is_openapi_3_with_every_operation(private: None) -> None:
-    response = Client().get("/api/schema/")  # public: it describes the API, it holds no data
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/", "/api/docs/redoc/"])
+def test_schema_and_docs_follow_the_apis_access_rule(settings: Any, private: None, url: str) -> None:
+    assert APIClient().get(url).status_code == 401
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {create_token('analyst', '--create-user')}")
+    assert client.get(url).status_code == 200
+    settings.HELIOS_PUBLIC_API = True
+    assert APIClient().get(url).status_code == 200
+
+
+def test_schema_is_openapi_3_with_every_operation(settings: Any) -> None:
+    settings.HELIOS_PUBLIC_API = True
+    response = Client().get("/api/schema/")
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
     assert schema["openapi"].startswith("3.")
@@ -105,7 +116,8 @@ def test_schema_is_openapi_3_with_every_operation(private: None) -> None:
 
 
 @pytest.mark.parametrize("url", ["/api/docs/", "/api/docs/redoc/"])
-def test_docs_use_the_projects_own_static_files(url: str) -> None:
+def test_docs_use_the_projects_own_static_files(settings: Any, url: str) -> None:
+    settings.HELIOS_PUBLIC_API = True
     response = Client().get(url)
     assert response.status_code == 200
     page = response.content.decode()

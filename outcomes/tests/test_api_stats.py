@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
 from outcomes.services import outcome_record_batch
-from outcomes.tests.factories import outcome_message
+from outcomes.tests.factories import outcome_message, outcome_rows
 from pipeline import messages
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +62,7 @@ filters = st.sampled_from(
 )
 
 
-def load(specs: list[tuple[bool, int, bool, str | None, int]]) -> list[messages.AuctionOutcome]:
+def load(specs: list[tuple[bool, int, bool, str | None, int]]) -> list[messages.AuctionOutcomeMessage]:
     AuctionOutcome.objects.all().delete()
     OutcomeDailyRollup.objects.all().delete()
     outcomes = [
@@ -76,11 +76,11 @@ def load(specs: list[tuple[bool, int, bool, str | None, int]]) -> list[messages.
         )
         for index, (won, cents, enriched, user, offset) in enumerate(specs)
     ]
-    outcome_record_batch(outcomes=outcomes)
+    outcome_record_batch(rows=outcome_rows(outcomes))
     return outcomes
 
 
-def matches(outcome: messages.AuctionOutcome, params: dict[str, str]) -> bool:
+def matches(outcome: messages.AuctionOutcomeMessage, params: dict[str, str]) -> bool:
     if "enriched" in params and not outcome.enriched:
         return False
     if "user_id" in params and outcome.user_id != params["user_id"]:
@@ -96,7 +96,7 @@ def avg(total: Decimal, count: int) -> float:
     return float((total / count).quantize(Q4, rounding=ROUND_HALF_UP)) if count else 0.0
 
 
-def brute_stats(outcomes: list[messages.AuctionOutcome]) -> dict[str, Any]:
+def brute_stats(outcomes: list[messages.AuctionOutcomeMessage]) -> dict[str, Any]:
     wins = [o for o in outcomes if o.win_status]
     revenue = sum((Decimal(repr(o.win_price)) for o in wins), Decimal(0))
     bids = sum((Decimal(repr(o.bid_price)) for o in outcomes), Decimal(0))
@@ -113,14 +113,14 @@ def brute_stats(outcomes: list[messages.AuctionOutcome]) -> dict[str, Any]:
     }
 
 
-def brute_daily(outcomes: list[messages.AuctionOutcome], since: date | None = None) -> list[dict[str, Any]]:
+def brute_daily(outcomes: list[messages.AuctionOutcomeMessage], since: date | None = None) -> list[dict[str, Any]]:
     """With `since`, every day from it to the last day with outcomes is listed (zeros when empty)."""
-    days: dict[date, list[messages.AuctionOutcome]] = defaultdict(list)
+    days: dict[date, list[messages.AuctionOutcomeMessage]] = defaultdict(list)
     for outcome in outcomes:
         days[messages.parse_time(outcome.received_at).astimezone(UTC).date()].append(outcome)
     if since is not None and days:
         for n in range((max(days) - since).days + 1):
-            days[since + timedelta(days=n)]
+            days.setdefault(since + timedelta(days=n), [])
     result = []
     for day in sorted(days):
         wins = [o for o in days[day] if o.win_status]

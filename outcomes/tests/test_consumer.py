@@ -2,6 +2,7 @@
 
 `transaction=True`: the role commits its own transactions, as in production."""
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from prometheus_client import REGISTRY
 
 from outcomes import consumer
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
+from outcomes.services import outcome_batch_listener_add
 from outcomes.tests.broker import committed, dlq, produce, run_for, run_until
 from outcomes.tests.factories import outcome_message, outcome_messages
 from pipeline.messages import encode
@@ -79,7 +81,7 @@ def test_offsets_move_only_after_the_database_commit(
 
     def flaky(**kwargs: Any) -> int:
         if not failures:
-            failures.append(len(kwargs["outcomes"]))
+            failures.append(len(kwargs["rows"]))
             raise OperationalError("the database went away")
         return real(**kwargs)
 
@@ -118,3 +120,34 @@ def test_shutdown_while_the_database_is_down_commits_nothing(
 
 def test_database_ready_check(role: BuiltRole) -> None:
     assert run_checks(role.ctx.ready_checks) == {}
+
+
+LISTENER_EVENTS: list[str] = []
+
+
+def recording_listener() -> Callable[[], None]:
+    """A listener as HELIOS_OUTCOME_LISTENERS names one: it subscribes and returns its stop."""
+    remove = outcome_batch_listener_add(
+        listener=lambda rows: LISTENER_EVENTS.extend(f"stored {row.bid_id}" for row in rows)
+    )
+    LISTENER_EVENTS.append("started")
+
+    def stop() -> None:
+        remove()
+        LISTENER_EVENTS.append("stopped")
+
+    return stop
+
+
+def test_the_role_starts_the_listeners_named_in_the_settings(batch_settings: Any, transport: LocalTransport) -> None:
+    batch_settings.HELIOS_OUTCOME_LISTENERS = ["outcomes.tests.test_consumer.recording_listener"]
+    LISTENER_EVENTS.clear()
+    built = build_role("outcomes", transport)
+    messages = outcome_messages(3)
+    for m in messages:
+        produce(transport, encode(m))
+    run_until(built, lambda: committed(transport) == 3)
+    built.shutdown()
+    built.run()  # runs the role's closers
+    assert LISTENER_EVENTS[0] == "started" and LISTENER_EVENTS[-1] == "stopped"
+    assert sorted(LISTENER_EVENTS[1:-1]) == sorted(f"stored {m.bid_request_id}" for m in messages)

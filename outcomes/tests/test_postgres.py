@@ -13,9 +13,9 @@ from outcomes import storage
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
 from outcomes.services import outcome_record_batch
 from outcomes.tests.broker import committed, produce, run_for, run_until
-from outcomes.tests.factories import outcome_messages
+from outcomes.tests.factories import outcome_messages, outcome_rows
 from outcomes.tests.test_services import assert_stats_match_rows
-from pipeline.messages import AuctionOutcome as Message
+from pipeline.messages import AuctionOutcomeMessage as Message
 from pipeline.messages import encode
 from pipeline.runner import BuiltRole
 from pipeline.transports import LocalTransport
@@ -47,7 +47,7 @@ def test_concurrent_overlapping_writers_count_each_outcome_once() -> None:
             for _ in range(ROUNDS):
                 batch: list[Message] = local.sample(messages, 150)
                 barrier.wait(timeout=30)
-                inserted += outcome_record_batch(outcomes=batch)
+                inserted += outcome_record_batch(rows=outcome_rows(batch))
         finally:
             connections.close_all()
         return inserted

@@ -8,7 +8,7 @@ import pytest
 from django.db.models import CharField
 
 from outcomes.models import AuctionOutcome
-from outcomes.rows import MAX_LENGTHS, InvalidOutcome, outcome_row, to_money
+from outcomes.rows import MAX_LENGTHS, ROW_FIELDS, InvalidOutcome, outcome_row, to_money
 from outcomes.tests.factories import outcome_message
 
 
@@ -28,7 +28,7 @@ def test_row_carries_the_message() -> None:
     assert (row.win_price, row.bid_price, row.bid_floor) == (Decimal("1.2000"), Decimal("1.2000"), Decimal("0.5000"))
     assert message.ad_creative is not None
     assert row.creative_id == message.ad_creative.creative_id
-    assert msgspec.json.decode(row.raw_json) == msgspec.to_builtins(message)
+    assert msgspec.json.decode(row.raw_data) == msgspec.to_builtins(message)
 
 
 @pytest.mark.parametrize(
@@ -84,3 +84,10 @@ def test_escaped_backslash_u0000_text_is_not_a_nul() -> None:
 def test_length_limits_match_the_columns() -> None:
     columns = {f.name: f.max_length for f in AuctionOutcome._meta.get_fields() if isinstance(f, CharField)}
     assert columns == MAX_LENGTHS
+
+
+def test_row_fields_are_the_stored_columns() -> None:
+    """The insert takes its column list from the row's fields: they name every column but the id
+    and the insert time, in the table's order."""
+    columns = [f.column for f in AuctionOutcome._meta.concrete_fields if f.column not in ("id", "created_at")]
+    assert list(ROW_FIELDS) == columns

@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from outcomes.services import outcome_record_batch
-from outcomes.tests.factories import outcome_message
+from outcomes.tests.factories import outcome_message, outcome_rows
 
 # Committed data: the WSGI handler closes the connection after each request (as it does in
 # production), which a test wrapped in a transaction would not survive.
@@ -56,10 +56,10 @@ MODE_CHECKS = {
 def api_schema(settings: Any) -> Any:
     settings.HELIOS_PUBLIC_API = True
     outcome_record_batch(
-        outcomes=[
+        rows=outcome_rows(
             outcome_message(won=n % 3 != 0, enriched=n % 2 == 0, user_id=None if n % 7 == 0 else f"user-{n % 4}")
             for n in range(40)
-        ]
+        )
     )
     return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 

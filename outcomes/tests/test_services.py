@@ -15,11 +15,11 @@ from prometheus_client import REGISTRY
 
 from outcomes import storage
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
-from outcomes.rows import InvalidOutcome
+from outcomes.rows import InvalidOutcome, OutcomeRow
 from outcomes.selectors import DailyStats, OutcomeStats, outcome_daily_stats, outcome_stats
 from outcomes.services import outcome_batch_listener_add, outcome_record_batch
-from outcomes.tests.factories import BASE_TIME, outcome_message, outcome_messages
-from pipeline.messages import AuctionOutcome as Message
+from outcomes.tests.factories import BASE_TIME, outcome_message, outcome_messages, outcome_rows
+from pipeline.messages import AuctionOutcomeMessage as Message
 from pipeline.messages import format_time
 
 pytestmark = pytest.mark.django_db
@@ -85,7 +85,7 @@ def assert_stats_match_rows() -> None:
 
 def test_batch_is_inserted() -> None:
     batch = outcome_messages(25)
-    assert outcome_record_batch(outcomes=batch) == 25
+    assert outcome_record_batch(rows=outcome_rows(batch)) == 25
     assert AuctionOutcome.objects.count() == 25
     assert set(AuctionOutcome.objects.values_list("bid_id", flat=True)) == {m.bid_request_id for m in batch}
     assert_stats_match_rows()
@@ -106,7 +106,7 @@ def test_stored_fields_equal_the_message() -> None:
         won=True,
     )
     before = timezone.now()
-    outcome_record_batch(outcomes=[message])
+    outcome_record_batch(rows=outcome_rows([message]))
     row = AuctionOutcome.objects.get()
     assert (row.bid_id, row.imp_id, row.user_id, row.site_domain) == ("req-abc", "slot-2", "user-007", "shop.example")
     assert (row.win_status, row.win_price, row.bid_price, row.bid_floor) == (
@@ -134,7 +134,7 @@ def test_awkward_strings_are_stored_exactly() -> None:
         winning_interest="a\tb",
         user_interests=[awkward, "\\", ""],
     )
-    outcome_record_batch(outcomes=[message])
+    outcome_record_batch(rows=outcome_rows([message]))
     row = AuctionOutcome.objects.get()
     assert (row.user_id, row.site_domain, row.winning_interest) == ("\\N", awkward[:255], "a\tb")
     assert row.user_interests == [awkward, "\\", ""]
@@ -145,7 +145,7 @@ def test_lost_outcome_with_nulls_is_stored() -> None:
     message = outcome_message(
         user_id=None, site_domain=None, winning_interest=None, ad_creative=None, enriched=False, won=False
     )
-    outcome_record_batch(outcomes=[message])
+    outcome_record_batch(rows=outcome_rows([message]))
     row = AuctionOutcome.objects.get()
     assert (row.user_id, row.site_domain, row.winning_interest, row.creative_id) == (None, None, None, None)
     assert (row.win_status, row.win_price, row.loss_reason, row.user_interests) == (False, Decimal(0), "lost", [])
@@ -153,19 +153,19 @@ def test_lost_outcome_with_nulls_is_stored() -> None:
 
 def test_redelivered_batch_changes_nothing() -> None:
     batch = outcome_messages(10)
-    assert outcome_record_batch(outcomes=batch) == 10
+    assert outcome_record_batch(rows=outcome_rows(batch)) == 10
     before = snapshot()
-    assert outcome_record_batch(outcomes=batch) == 0
+    assert outcome_record_batch(rows=outcome_rows(batch)) == 0
     # Even a re-run of the auction (new auction_timestamp) is the same outcome: nothing changes.
     rerun = [msgspec.structs.replace(m, auction_timestamp=format_time(BASE_TIME + timedelta(days=1))) for m in batch]
-    assert outcome_record_batch(outcomes=rerun) == 0
+    assert outcome_record_batch(rows=outcome_rows(rerun)) == 0
     assert snapshot() == before
 
 
 def test_overlapping_batches_store_each_outcome_once() -> None:
     messages = outcome_messages(15)
-    assert outcome_record_batch(outcomes=messages[:10]) == 10
-    assert outcome_record_batch(outcomes=messages[5:]) == 5
+    assert outcome_record_batch(rows=outcome_rows(messages[:10])) == 10
+    assert outcome_record_batch(rows=outcome_rows(messages[5:])) == 5
     assert AuctionOutcome.objects.count() == 15
     [rollup] = OutcomeDailyRollup.objects.all()
     assert rollup.total == 15
@@ -174,7 +174,7 @@ def test_overlapping_batches_store_each_outcome_once() -> None:
 
 def test_duplicates_inside_one_batch_count_once() -> None:
     message = outcome_message()
-    assert outcome_record_batch(outcomes=[message, message, message]) == 1
+    assert outcome_record_batch(rows=outcome_rows([message, message, message])) == 1
     assert OutcomeDailyRollup.objects.get().total == 1
     assert_stats_match_rows()
 
@@ -182,12 +182,12 @@ def test_duplicates_inside_one_batch_count_once() -> None:
 def test_unstorable_outcome_fails_the_batch_and_stores_nothing() -> None:
     batch = [outcome_message(), outcome_message(received_at="not a time")]
     with pytest.raises(InvalidOutcome):
-        outcome_record_batch(outcomes=batch)
+        outcome_record_batch(rows=outcome_rows(batch))
     assert snapshot() == ([], [])
 
 
 def test_empty_set_stats_are_zeros() -> None:
-    assert outcome_record_batch(outcomes=[]) == 0
+    assert outcome_record_batch(rows=outcome_rows([])) == 0
     zero, zero2 = Decimal("0.0000"), Decimal("0.00")
     expected = OutcomeStats(
         total_outcomes=0,
@@ -212,7 +212,7 @@ def test_stats_values() -> None:
         outcome_message(received=BASE_TIME, bid_price=0.6, won=False),
     ]
     day2 = [outcome_message(received=BASE_TIME + timedelta(days=1), bid_price=0.35, won=False)]
-    outcome_record_batch(outcomes=day2 + day1)
+    outcome_record_batch(rows=outcome_rows(day2 + day1))
     assert outcome_stats() == OutcomeStats(
         total_outcomes=4,
         total_wins=2,
@@ -233,18 +233,18 @@ def test_stats_values() -> None:
             avg_win_price=Decimal("0.0000"),
         ),
     ]
-    outcome_record_batch(outcomes=[outcome_message(received=BASE_TIME, won=False)])
+    outcome_record_batch(rows=outcome_rows([outcome_message(received=BASE_TIME, won=False)]))
     assert outcome_stats().win_rate == Decimal("40.00")
 
 
 def test_filtered_stats_use_the_rows() -> None:
-    outcome_record_batch(outcomes=[outcome_message(user_id="a", bid_price=1.0), outcome_message(user_id="b")])
+    outcome_record_batch(rows=outcome_rows([outcome_message(user_id="a", bid_price=1.0), outcome_message(user_id="b")]))
     stats = outcome_stats(queryset=AuctionOutcome.objects.filter(user_id="a"))
     assert (stats.total_outcomes, stats.total_revenue, stats.win_rate) == (1, Decimal("1.0000"), Decimal("100.00"))
 
 
-def test_listeners_get_the_newly_stored_outcomes_after_commit(django_capture_on_commit_callbacks) -> None:
-    seen: list[list[Message]] = []
+def test_listeners_get_the_newly_stored_rows_after_commit(django_capture_on_commit_callbacks) -> None:
+    seen: list[list[OutcomeRow]] = []
     remove = outcome_batch_listener_add(listener=lambda stored: seen.append(list(stored)))
     failing = outcome_batch_listener_add(listener=lambda stored: 1 / 0)  # logged, never fatal
     stored_before = REGISTRY.get_sample_value("helios_outcomes_stored_total") or 0.0
@@ -252,14 +252,14 @@ def test_listeners_get_the_newly_stored_outcomes_after_commit(django_capture_on_
     try:
         first, second = outcome_messages(2)
         with django_capture_on_commit_callbacks(execute=True):
-            outcome_record_batch(outcomes=[first])
+            outcome_record_batch(rows=outcome_rows([first]))
             assert seen == []  # not before the commit
         with django_capture_on_commit_callbacks(execute=True):
-            outcome_record_batch(outcomes=[first, second])
+            outcome_record_batch(rows=outcome_rows([first, second]))
     finally:
         remove()
         failing()
-    assert seen == [[first], [second]]
+    assert seen == [outcome_rows([first]), outcome_rows([second])]
     assert REGISTRY.get_sample_value("helios_outcomes_stored_total") == stored_before + 2
     assert REGISTRY.get_sample_value("helios_outcomes_duplicates_total") == duplicates_before + 1
 
@@ -269,8 +269,8 @@ def test_single_writer_fallback_gives_the_same_result(monkeypatch: pytest.Monkey
     monkeypatch.setattr(storage, "supports_insert_returning", lambda: False)
     monkeypatch.setattr(connection.features, "supports_update_conflicts_with_target", False)
     messages = outcome_messages(8)
-    assert outcome_record_batch(outcomes=messages[:5]) == 5
-    assert outcome_record_batch(outcomes=messages[3:] + messages[3:4]) == 3
+    assert outcome_record_batch(rows=outcome_rows(messages[:5])) == 5
+    assert outcome_record_batch(rows=outcome_rows(messages[3:] + messages[3:4])) == 3
     assert OutcomeDailyRollup.objects.get().total == 8
     assert_stats_match_rows()
 
@@ -306,7 +306,7 @@ def test_rollups_equal_brute_force(batches: list[list[Message]], redeliver: list
     OutcomeDailyRollup.objects.all().delete()
     inserted = 0
     for batch in batches + [batches[i] for i in redeliver if i < len(batches)]:
-        inserted += outcome_record_batch(outcomes=batch)
+        inserted += outcome_record_batch(rows=outcome_rows(batch))
     keys = {(m.bid_request_id, m.imp_id) for batch in batches for m in batch}
     assert inserted == AuctionOutcome.objects.count() == len(keys)
     assert_stats_match_rows()

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from conftest import REPO, free_port, manage, service_env
 from pipeline import topics
 from pipeline.admin_kafka import admin_client, ensure_topics
-from pipeline.messages import AuctionOutcome, BidResponse, decode, encode
+from pipeline.messages import AuctionOutcomeMessage, BidResponse, decode, encode
 from pipeline.roles import consumer_group
 from pipeline.strategies import ERROR_HEADER
 from pipeline.transports import bootstrap_servers
@@ -135,12 +135,13 @@ def test_exactly_one_output_per_input_across_kill_9_between_produce_and_commit(t
         # ...and an idempotent sink (keyed by request and impression) sees every input exactly once.
         sink_rows = {}
         for message in outputs:
-            outcome = decode(message.value(), AuctionOutcome)
+            outcome = decode(message.value(), AuctionOutcomeMessage)
             sink_rows[(outcome.bid_request_id, outcome.imp_id)] = outcome
         assert set(sink_rows) == {(f"req-{i}", str(i % 3)) for i in range(N)}
         # Re-processing gives the same deterministic outcome.
         first_seen = {
-            (o.bid_request_id, o.imp_id): o.win_status for o in (decode(m.value(), AuctionOutcome) for m in first)
+            (o.bid_request_id, o.imp_id): o.win_status
+            for o in (decode(m.value(), AuctionOutcomeMessage) for m in first)
         }
         assert all(sink_rows[k].win_status == v for k, v in first_seen.items())
         deadline = time.monotonic() + 30
@@ -162,7 +163,7 @@ def test_poison_message_goes_to_dlq_and_the_role_keeps_going(topic_prefix, tmp_p
     role = start_auction(topic_prefix, tmp_path / "auction.log")
     try:
         [good] = read_topic(topics.resolved(topics.AUCTION_OUTCOMES), expect=1)
-        assert decode(good.value(), AuctionOutcome).bid_request_id == "req-1"
+        assert decode(good.value(), AuctionOutcomeMessage).bid_request_id == "req-1"
         dead = read_topic(topics.dlq(source), expect=2)
         assert sorted(m.key() for m in dead) == [b"bad", b"bad2"]
         for message in dead:

@@ -7,7 +7,7 @@ from arroyo.types import Partition, Topic
 from auction.consumer import auction_settings
 from auction.rules import run_auction
 from pipeline import topics
-from pipeline.messages import AuctionOutcome, BidResponse, decode, encode
+from pipeline.messages import AuctionOutcomeMessage, BidResponse, decode, encode
 from pipeline.runner import build_role
 from pipeline.strategies import ERROR_HEADER
 from pipeline.testing import produce, read_all, run_until
@@ -37,7 +37,7 @@ def test_every_input_gives_exactly_one_output_with_the_rule_result(transport, se
     role = build_role("auction", transport)
     run_until(role, lambda: len(read_all(transport, topics.AUCTION_OUTCOMES)) >= 300)
 
-    outcomes = [decode(p.value, AuctionOutcome) for p in read_all(transport, topics.AUCTION_OUTCOMES)]
+    outcomes = [decode(p.value, AuctionOutcomeMessage) for p in read_all(transport, topics.AUCTION_OUTCOMES)]
     assert sorted(o.bid_request_id for o in outcomes) == sorted(f"req-{i}" for i in range(300))
     for outcome in outcomes:
         expected = run_auction(
@@ -72,7 +72,7 @@ def test_poison_message_goes_to_dlq_with_reason_and_role_continues(transport):
     assert "ValidationError" in reasons[1] and "bid_request_id" in reasons[1]
     assert dict(dead[0].headers)["original_offset"] == b"0"
     [outcome] = read_all(transport, topics.AUCTION_OUTCOMES)
-    assert decode(outcome.value, AuctionOutcome).bid_request_id == "req-1"
+    assert decode(outcome.value, AuctionOutcomeMessage).bid_request_id == "req-1"
 
 
 def test_local_storage_frees_what_every_group_committed(transport):

@@ -3,7 +3,7 @@ import pytest
 
 from pipeline.messages import (
     AdCreative,
-    AuctionOutcome,
+    AuctionOutcomeMessage,
     BidRequest,
     BidResponse,
     Imp,
@@ -52,7 +52,7 @@ def test_round_trip(message):
 
 
 def test_outcome_carries_every_response_field():
-    outcome = AuctionOutcome(
+    outcome = AuctionOutcomeMessage(
         **msgspec.structs.asdict(RESPONSE),
         win_status=True,
         win_price=1.2,
@@ -61,7 +61,7 @@ def test_outcome_carries_every_response_field():
     data = msgspec.json.decode(encode(outcome))
     assert set(msgspec.json.decode(encode(RESPONSE))) < set(data)
     assert data["loss_reason"] is None and data["win_price"] == 1.2
-    assert decode(encode(outcome), AuctionOutcome) == outcome
+    assert decode(encode(outcome), AuctionOutcomeMessage) == outcome
 
 
 def test_wire_format_is_the_spec_json():

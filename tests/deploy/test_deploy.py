@@ -68,13 +68,19 @@ DASHBOARD_REQUIRED = frozenset(
 
 
 def side_port(role: str) -> int:
-    """The role's metrics/health side server (/metrics /healthz /readyz); the web role serves all on 8000."""
-    return WEB_PORT if role == "web" else settings.HELIOS_ROLE_PORTS[role]
+    """The role's /metrics port: its side server (/metrics /healthz /readyz), or the web role's
+    metrics-only port (its probes are answered by Django on 8000: `probe_port`)."""
+    return settings.HELIOS_WEB_METRICS_PORT if role == "web" else settings.HELIOS_ROLE_PORTS[role]
+
+
+def probe_port(role: str) -> int:
+    """Where a role answers /healthz and /readyz."""
+    return WEB_PORT if role == "web" else side_port(role)
 
 
 def listening_ports(role: str) -> set[int]:
     """Every port a role listens on (SPEC §1), from the settings' defaults."""
-    ports = {side_port(role)}
+    ports = {side_port(role), probe_port(role)}
     if role == "handler":
         ports.add(settings.HELIOS_HANDLER_PORT)
     if role == "profiles":
@@ -93,7 +99,7 @@ def test_port_table_matches_the_spec() -> None:
     # The table the other checks use, against SPEC §1's numbers: a settings default changed by
     # accident shows here first.
     assert {role: sorted(listening_ports(role)) for role in ROLES} == {
-        "web": [8000],
+        "web": [8000, 9004],
         "handler": [2112, 8080],
         "profiles": [9003, 50051],
         "bidder": [8001],
@@ -168,7 +174,7 @@ def test_entrypoint_is_shipped_and_executable() -> None:
         (["bidder"], "python manage.py runkafka bidder"),
         (["handler"], "python manage.py runkafka handler"),
         (["profiles", "--workers", "4"], "python manage.py runprofiles --workers 4"),
-        (["web"], f"daphne -b 0.0.0.0 -p {WEB_PORT} helios_site.asgi:application"),
+        (["web"], f"daphne -b 0.0.0.0 -p {WEB_PORT} -e tcp:port=9004:interface=0.0.0.0 helios_site.asgi:application"),
         (["python", "-V"], "python -V"),
     ],
 )
@@ -248,6 +254,7 @@ def test_role_commands() -> None:
             assert command[0] == "daphne"
             assert command[command.index("-p") + 1] == str(WEB_PORT)
             assert command[command.index("-b") + 1] == "0.0.0.0"
+            assert command[command.index("-e") + 1] == f"tcp:port={side_port(role)}:interface=0.0.0.0"
             assert command[-1] == "helios_site.asgi:application"
         else:
             assert services[role]["command"] == role_args(role), role
@@ -261,7 +268,7 @@ HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/\w+)")
 
 def test_healthchecks_ask_each_roles_own_port() -> None:
     services = compose()["services"]
-    expected = {role: side_port(role) for role in ROLES}
+    expected = {role: probe_port(role) for role in ROLES}
     # The handler is checked on its intake port: its /healthz there fails while Kafka is unreachable.
     expected["handler"] = settings.HELIOS_HANDLER_PORT
     for role in ROLES:
@@ -271,7 +278,7 @@ def test_healthchecks_ask_each_roles_own_port() -> None:
         port, path = int(match.group(1)), match.group(2)
         assert port == expected[role], f"{role}: healthcheck on {port}, the role listens on {expected[role]}"
         assert path in ("/healthz", "/readyz"), role
-        if role not in ("web", "handler"):
+        if role != "handler":
             assert path == "/readyz", f"{role}: compose 'healthy' gates dependents, so ask readiness"
 
 
@@ -283,6 +290,8 @@ def test_published_ports_are_real_ports_and_scaled_roles_publish_none() -> None:
             assert container_port in listening_ports(role), f"{role} publishes {container_port}"
     for role in ("bidder", "auction"):
         assert not services[role].get("ports"), f"{role} must scale: no fixed host port"
+    published = {int(str(m).rsplit(":", 1)[-1]) for m in services["web"]["ports"]}
+    assert published == {WEB_PORT}, "the web role's metrics port stays off the public side"
 
 
 def test_dependencies_wait_for_health_and_jobs() -> None:
@@ -541,9 +550,9 @@ def test_k8s_deployments_probe_real_ports(k8s_docs: list[dict[str, Any]]) -> Non
         assert {"livenessProbe", "readinessProbe"} <= set(probes), role
         for kind, probe in probes.items():
             port = resolve_port(probe["httpGet"]["port"], container)
-            assert port == side_port(role), f"{role} {kind} on {port}, the side server is on {side_port(role)}"
+            assert port == probe_port(role), f"{role} {kind} on {port}, the probes are answered on {probe_port(role)}"
         assert probes["livenessProbe"]["httpGet"]["path"] == "/healthz", role
-        assert probes["readinessProbe"]["httpGet"]["path"] == ("/healthz" if role == "web" else "/readyz"), role
+        assert probes["readinessProbe"]["httpGet"]["path"] == "/readyz", role
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert int(annotations["prometheus.io/port"]) == side_port(role)

@@ -4,8 +4,9 @@
     python -m tests.faults.report --update-docs   # replace the tables in docs/reliability.md
 
 The fault tests write test-artifacts/fault_matrix.md after each case; the committed
-docs/reliability.md holds the tables of a full run (fault matrix, and the overload figures of
-test-artifacts/overload.json), each between its two marker comments.
+docs/reliability.md holds the tables of a full run (fault matrix, the overload figures of
+test-artifacts/overload.json and the 3-broker case of test-artifacts/kafka_cluster.json), each
+between its two marker comments.
 """
 
 import argparse
@@ -17,6 +18,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "test-artifacts" / "fault_matrix.json"
 OVERLOAD = REPO / "test-artifacts" / "overload.json"
+CLUSTER = REPO / "test-artifacts" / "kafka_cluster.json"  # tests/faults/test_kafka_cluster.py
 DOC = REPO / "docs" / "reliability.md"
 ORDER = [
     "kill-handler",
@@ -122,6 +124,8 @@ def update_docs(results: Path = RESULTS, doc: Path = DOC, overload: Path = OVERL
     text = _replace_block(doc.read_text(), "fault-matrix", render(json.loads(results.read_text())))
     if overload.exists():
         text = _replace_block(text, "overload", render_overload(json.loads(overload.read_text())))
+    if CLUSTER.exists():
+        text = _replace_block(text, "kafka-cluster", render(json.loads(CLUSTER.read_text())))
     doc.write_text(text)
 
 

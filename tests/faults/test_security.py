@@ -74,6 +74,18 @@ def test_development_still_starts_with_the_development_key():
     assert result.returncode == 0, result.stderr
 
 
+def test_debug_is_off_unless_asked_for():
+    # Nothing set: production behaviour, so the development key is refused...
+    result = manage("check", env={})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is false" in result.stderr
+    # ...and with a real key, DEBUG is off.
+    show = "from django.conf import settings; print('DEBUG', settings.DEBUG)"
+    result = manage("shell", "-c", show, env={"DJANGO_SECRET_KEY": secrets.token_urlsafe(50)})
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG False" in result.stdout
+
+
 def test_malformed_proxy_ssl_header_is_refused():
     env = {**documented_production_env(), "HELIOS_PROXY_SSL_HEADER": "X-Forwarded-Proto"}
     result = manage("check", env=env)
@@ -87,7 +99,7 @@ import json
 from django.test import Client
 client = Client(HTTP_HOST="helios.example.com")
 out = {}
-for path in ("/healthz", "/metrics", "/api/outcomes/", "/admin/login/"):
+for path in ("/healthz", "/readyz", "/api/health", "/metrics", "/api/outcomes/", "/admin/login/"):
     r = client.get(path)
     out["http " + path] = [r.status_code, r.headers.get("Location")]
 for path in ("/api/outcomes/", "/admin/login/"):
@@ -105,7 +117,10 @@ def test_https_redirect_spares_probes_and_responses_carry_the_security_headers()
     out = json.loads(result.stdout.split("RESULT ", 1)[1])
     # Probes and Prometheus speak plain HTTP to the pod: answered, not redirected.
     assert out["http /healthz"] == [200, None]
-    assert out["http /metrics"][0] == 200
+    assert out["http /readyz"] == [200, None]
+    assert out["http /api/health"] == [200, None]
+    # ...Prometheus on the web role's metrics port (helios_site/asgi.py): never on the public one.
+    assert out["http /metrics"] == [404, None]
     # Everything else over plain HTTP goes to HTTPS.
     assert out["http /api/outcomes/"] == [301, "https://helios.example.com/api/outcomes/"]
     assert out["http /admin/login/"] == [301, "https://helios.example.com/admin/login/"]

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from intake.app import create_app
 from intake.tests.helpers import FakePublisher
-from intake.validation import MAX_DOMAIN_CHARS, MAX_ID_CHARS
-from pipeline.messages import BidRequest, decode, parse_time
+from intake.validation import MAX_DOMAIN_CHARS
+from pipeline.messages import MAX_ID_CHARS, BidRequest, decode, parse_time
 
 MAX_BODY_BYTES = 4096
 MAX_IMPS = 16

@@ -20,8 +20,7 @@ from confluent_kafka import Producer
 from intake.tests.helpers import high_watermarks
 from outcomes.models import AuctionOutcome
 from pipeline import topics
-from pipeline.messages import AuctionOutcome as AuctionOutcomeMessage
-from pipeline.messages import BidRequest, BidResponse, encode
+from pipeline.messages import AuctionOutcomeMessage, BidRequest, BidResponse, encode
 from pipeline.transports import bootstrap_servers
 from tests.e2e.harness import Platform, expected_outcomes, make_bids, post_all, wait_for
 from tests.e2e.test_pipeline import assert_matches_rules, redis_url, stored

@@ -1,7 +1,7 @@
 /*
  * Helios live dashboard (SPEC §8).
  *
- * Cards and charts come only from the websocket's stats snapshots (outcomes/snapshots/): no
+ * Cards and charts come only from the websocket's stats snapshots (dashboard/snapshots/, shape.Snapshot): no
  * polling. The outcomes table is the REST API (/api/outcomes/, same-origin credentials) and is
  * refetched when a snapshot says outcomes were stored (at most once a second, first page only,
  * while "Follow live" is on). Everything updates in place: no flicker, inputs keep their values.

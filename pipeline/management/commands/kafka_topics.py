@@ -13,5 +13,6 @@ class Command(BaseCommand):
         parser.add_argument("--partitions", type=int, default=settings.HELIOS_TOPIC_PARTITIONS)
 
     def handle(self, *args: Any, partitions: int, **options: Any) -> None:
+        replicas = f"replication factor {settings.HELIOS_TOPIC_REPLICATION_FACTOR}, min.insync.replicas {settings.HELIOS_TOPIC_MIN_INSYNC_REPLICAS}"
         for name, (count, created) in ensure_topics(partitions=partitions).items():
-            self.stdout.write(f"{name}: {count} partitions{' (created)' if created else ''}")
+            self.stdout.write(f"{name}: {count} partitions{f' (created) {replicas}' if created else ''}")

@@ -1,6 +1,9 @@
-"""The live publisher, inside the outcomes role: batch listener + one snapshot per interval."""
+"""The live publisher, inside the outcomes role: batch listener + one snapshot per interval.
 
-import contextlib
+The outcomes role starts it through HELIOS_OUTCOME_LISTENERS (`start_publisher`); outcomes never
+imports the dashboard.
+"""
+
 import logging
 import os
 import socket
@@ -16,39 +19,28 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from prometheus_client import Counter
 
-from outcomes.services import outcome_batch_listener_add
-from outcomes.snapshots.shape import (
+from dashboard.snapshots.shape import (
     BATCHES_MAX,
     DASHBOARD_GROUP,
     LATENCY_SAMPLES_MAX,
     PRICE_BUCKET_LABELS,
     RATE_HORIZON_S,
     RECENT_LIMIT,
-    SNAPSHOT_EVENT,
+    Snapshot,
+    Totals,
     Window,
     price_bucket,
+    recent_outcome,
     rolling,
+    to_message,
     totals_from_database,
 )
-from pipeline.messages import AuctionOutcome as AuctionOutcomeMessage
-from pipeline.messages import parse_time
+from outcomes.rows import OutcomeRow
+from outcomes.services import outcome_batch_listener_add
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOTS = Counter("helios_dashboard_snapshots_total", "Stats snapshots published to the live dashboard")
-
-
-def _recent_item(outcome: AuctionOutcomeMessage) -> dict[str, Any]:
-    return {
-        "bid_id": outcome.bid_request_id,
-        "imp_id": outcome.imp_id,
-        "user_id": outcome.user_id,
-        "site_domain": outcome.site_domain,
-        "win_status": outcome.win_status,
-        "win_price": outcome.win_price,
-        "bid_price": outcome.bid_price,
-        "timestamp": outcome.received_at,
-    }
 
 
 class SnapshotPublisher:
@@ -63,7 +55,7 @@ class SnapshotPublisher:
         self,
         *,
         send: Callable[[dict[str, Any]], object],
-        totals: Callable[[], dict[str, Any]] = totals_from_database,
+        totals: Callable[[], Totals] = totals_from_database,
         heartbeat_s: float = 5.0,
         horizon_s: float = RATE_HORIZON_S,
         clock: Callable[[], float] = time.time,
@@ -79,33 +71,29 @@ class SnapshotPublisher:
         self._window = Window(start=clock())
         self._batches: deque[tuple[float, int]] = deque(maxlen=BATCHES_MAX)  # (stored at, count)
         self._latencies: deque[tuple[float, float]] = deque(maxlen=LATENCY_SAMPLES_MAX)  # (stored at, s)
-        self._recent: deque[AuctionOutcomeMessage] = deque(maxlen=RECENT_LIMIT)
+        self._recent: deque[OutcomeRow] = deque(maxlen=RECENT_LIMIT)
         self._last_sent_at: float | None = None
         self._last_rolling_count = 0
-        self._last_totals: dict[str, Any] | None = None
+        self._last_totals: Totals | None = None
         self.published = 0
 
-    def add(self, outcomes: Sequence[AuctionOutcomeMessage]) -> None:
-        """The batch listener: folds newly stored outcomes into the window. Cheap, no I/O."""
-        if not outcomes:
+    def add(self, rows: Sequence[OutcomeRow]) -> None:
+        """The batch listener: folds newly stored rows into the window. Cheap, no I/O."""
+        if not rows:
             return
         now = self.clock()
-        samples = []
-        for outcome in outcomes:
-            # (a time the sink stored as given but that does not parse just has no latency)
-            with contextlib.suppress(ValueError):
-                samples.append((now, max(now - parse_time(outcome.received_at).timestamp(), 0.0)))
+        samples = [(now, max(now - row.timestamp.timestamp(), 0.0)) for row in rows]
         with self._lock:
             window = self._window
-            for outcome in outcomes:
+            for row in rows:
                 window.count += 1
-                if outcome.win_status:
+                if row.win_status:
                     window.wins += 1
-                    window.revenue += outcome.win_price
-                window.histogram[price_bucket(outcome.bid_price)] += 1
-            self._batches.append((now, len(outcomes)))
+                    window.revenue += float(row.win_price)
+                window.histogram[price_bucket(float(row.bid_price))] += 1
+            self._batches.append((now, len(rows)))
             self._latencies.extend(samples)
-            self._recent.extend(outcomes[-RECENT_LIMIT:])
+            self._recent.extend(rows[-RECENT_LIMIT:])
 
     def tick(self) -> dict[str, Any] | None:
         """Publishes one snapshot if something changed (or the heartbeat is due); returns it."""
@@ -125,33 +113,27 @@ class SnapshotPublisher:
                 return None
             window, self._window = self._window, Window(start=now)
             latencies = [latency for _, latency in self._latencies]
-            recent = [_recent_item(outcome) for outcome in reversed(self._recent)]
+            recent = [recent_outcome(row) for row in reversed(self._recent)]
             self._last_rolling_count = rolling_count
             self._last_sent_at = now
-        snapshot = {
-            "type": SNAPSHOT_EVENT,
-            "kind": "live",
-            "source": self.source,
-            "at": now,
-            "totals": self._read_totals(),
-            "rolling": rolling(rolling_count, latencies, self.horizon_s),
-            "window": {
-                "start": window.start,
-                "end": now,
-                "count": window.count,
-                "wins": window.wins,
-                "revenue": round(window.revenue, 4),
-                "histogram": window.histogram,
-            },
-            "recent": recent,
-            "price_buckets": list(PRICE_BUCKET_LABELS),
-        }
+        snapshot = to_message(
+            Snapshot(
+                kind="live",
+                source=self.source,
+                at=now,
+                totals=self._read_totals(),
+                rolling=rolling(rolling_count, latencies, self.horizon_s),
+                window=window.figures(end=now),
+                recent=recent,
+                price_buckets=list(PRICE_BUCKET_LABELS),
+            )
+        )
         self.send(snapshot)
         self.published += 1
         SNAPSHOTS.inc()
         return snapshot
 
-    def _read_totals(self) -> dict[str, Any] | None:
+    def _read_totals(self) -> Totals | None:
         """The totals, or the last ones read when the database cannot answer right now."""
         try:
             self._last_totals = self.totals()
@@ -189,7 +171,7 @@ def channel_layer_sender(group: str = DASHBOARD_GROUP) -> Callable[[dict[str, An
     return send
 
 
-def _totals_in_thread() -> dict[str, Any]:
+def _totals_in_thread() -> Totals:
     close_old_connections()
     return totals_from_database()
 

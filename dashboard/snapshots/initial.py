@@ -1,0 +1,43 @@
+"""The initial snapshot, read from the database: what the dashboard's consumer sends on connect."""
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from dashboard.snapshots.shape import (
+    PRICE_BUCKET_LABELS,
+    PRICE_EDGES,
+    RATE_HORIZON_S,
+    RECENT_LIMIT,
+    SERIES_BIN_S,
+    SERIES_BINS,
+    SeriesBin,
+    Snapshot,
+    recent_outcome,
+    rolling,
+    to_message,
+    totals_from_database,
+)
+from outcomes.selectors import outcome_latest, outcome_series, outcome_store_latencies
+
+
+def snapshot_from_database(*, now: float | None = None) -> dict[str, Any]:
+    """The initial snapshot (kind "initial"), in the live snapshots' shape, read from the database:
+    totals from the rollups, the series of the last SERIES_BINS bins and the rolling figures from
+    the rows' insert times, the newest outcomes. Blocking: call it from a thread (the consumer
+    uses database_sync_to_async)."""
+    now = time.time() if now is None else now
+    first = (int(now) // SERIES_BIN_S - SERIES_BINS + 1) * SERIES_BIN_S
+    series = outcome_series(first=first, bin_s=SERIES_BIN_S, bins=SERIES_BINS, price_edges=PRICE_EDGES)
+    latencies = outcome_store_latencies(since=datetime.fromtimestamp(now - RATE_HORIZON_S, UTC))
+    snapshot = Snapshot(
+        kind="initial",
+        source="database",
+        at=now,
+        totals=totals_from_database(),
+        rolling=rolling(len(latencies), latencies, RATE_HORIZON_S),
+        series=[SeriesBin(t=b.start, count=b.count, wins=b.wins, histogram=b.histogram) for b in series],
+        recent=[recent_outcome(row) for row in outcome_latest(limit=RECENT_LIMIT)],
+        price_buckets=list(PRICE_BUCKET_LABELS),
+    )
+    return to_message(snapshot)
