@@ -4,6 +4,7 @@ broker: intake app -> bidder -> auction -> outcomes -> database, as the embedded
 import json
 
 import pytest
+from rest_framework.test import APIClient
 
 from bidding import consumer as bidder
 from bidding.tests.fakes import DEMO_PROFILES, FakeLookup
@@ -45,10 +46,19 @@ def ortb(request_id: str, floor: float = 0.1, domain: str = "news.com", user: st
     return {"id": request_id, "imp": [{"id": "1", "bidfloor": floor}], "site": {"domain": domain}, "user": {"id": user}}
 
 
-def test_two_exchanges_numbering_from_1_are_both_stored(transport):
+def test_two_exchanges_numbering_from_1_are_both_stored(transport, settings):
     assert post(transport, ortb("1", domain="exchange-a.example")) == 202
     assert post(transport, ortb("1", domain="exchange-b.example")) == 202
     run_pipeline(transport, expected_rows=2)
+    # The API still finds a request by its id: both requests that used it.
+    settings.HELIOS_PUBLIC_API = True
+    client = APIClient()
+    assert client.get("/api/outcomes/", {"bid_id": "1"}).json()["count"] == 2
+    digests = {
+        o["request_digest"]
+        for o in (client.get(f"/api/outcomes/{row.pk}/").json() for row in AuctionOutcome.objects.all())
+    }
+    assert len(digests) == 2
     rows = AuctionOutcome.objects.filter(bid_id="1")
     assert sorted(str(domain) for domain in rows.values_list("site_domain", flat=True)) == [
         "exchange-a.example",
