@@ -22,6 +22,7 @@ DEV_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true}
 # All of Helios in one process: in-process broker, fakeredis, in-memory channel layer, SQLite.
 run: venv
 	$(DEV_ENV) $(PY) manage.py migrate --noinput -v 0
+	$(DEV_ENV) HELIOS_CAMPAIGN_SIGNAL=fake $(PY) manage.py seed_campaigns
 	$(DEV_ENV) HELIOS_PUBLIC_API=$${HELIOS_PUBLIC_API:-true} $(PY) manage.py runembedded
 
 # An admin login for `make run` (asks for a user name and password).
@@ -33,6 +34,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py migrate --noinput
 	$(SERVICES_ENV) $(PY) manage.py kafka_topics
 	$(SERVICES_ENV) $(PY) manage.py seed_profiles
+	$(SERVICES_ENV) $(PY) manage.py seed_campaigns
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
 .PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "bidding",
     "auction",
     "outcomes",
+    "campaigns",
     "dashboard",
 ]
 
@@ -284,7 +285,7 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helios API",
-    "DESCRIPTION": "Auction outcomes and their statistics (read-only).",
+    "DESCRIPTION": "Auction outcomes and their statistics (read-only); advertisers, campaigns and creatives (CRUD).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -296,6 +297,19 @@ SPECTACULAR_SETTINGS = {
 HELIOS_AUCTION_MIN_THRESHOLD = env.float("HELIOS_AUCTION_MIN_THRESHOLD", default=0.30)
 HELIOS_AUCTION_WIN_PROBABILITY = env.float("HELIOS_AUCTION_WIN_PROBABILITY", default=0.70)
 HELIOS_AUCTION_SEED = env.str("HELIOS_AUCTION_SEED", default="helios")
+
+# --- campaigns (SPEC §13) and privacy (SPEC §16) ---
+# Where the services signal a campaign change to the running bid paths: "redis" (REDIS_URL) or
+# "fake" (an in-process fakeredis: embedded mode). The key holds a counter bumped on every write.
+HELIOS_CAMPAIGN_SIGNAL = env.str("HELIOS_CAMPAIGN_SIGNAL", default="redis")
+HELIOS_CAMPAIGN_VERSION_KEY = env.str("HELIOS_CAMPAIGN_VERSION_KEY", default="helios:campaigns:version")
+# A process's campaign index checks that counter this often, and reloads in full this often anyway.
+HELIOS_CAMPAIGN_POLL_S = env.float("HELIOS_CAMPAIGN_POLL_S", default=0.25)
+HELIOS_CAMPAIGN_RELOAD_S = env.float("HELIOS_CAMPAIGN_RELOAD_S", default=30.0)
+# Helios's IAB Global Vendor List id: a GDPR request is unrestricted only when its TCF v2 consent
+# string grants this vendor purposes 1, 3 and 4. 0 (unregistered): every GDPR request is restricted.
+HELIOS_TCF_VENDOR_ID = env.int("HELIOS_TCF_VENDOR_ID", default=0)
+# --- end campaigns ---
 
 # --- dashboard (SPEC §8): live snapshots pushed by the outcomes role ---
 # At most one stats snapshot per this many seconds, whatever the bid rate (only when something changed;

@@ -50,5 +50,6 @@ urlpatterns = [
     # Production: /metrics only on the metrics port (helios_site/asgi.py), never the public one.
     *([path("metrics", ExportToDjangoView, name="metrics")] if settings.DEBUG else []),
     path("api/", include("outcomes.urls")),
+    path("api/", include("campaigns.urls")),
     path("", include("dashboard.urls")),
 ]
