@@ -255,6 +255,8 @@ SILENCED_SYSTEM_CHECKS = ["models.W040"]
 
 # A list page may reach at most this many rows (page x page_size): OFFSET walks what it skips.
 HELIOS_API_MAX_RESULTS = env.int("HELIOS_API_MAX_RESULTS", default=10_000)
+# Each database statement of an API request may run this long (PostgreSQL); past it: 503. 0 = no limit.
+HELIOS_API_STATEMENT_TIMEOUT_MS = env.int("HELIOS_API_STATEMENT_TIMEOUT_MS", default=5_000)
 # DRF throttling per client: "<n>/<second|minute|hour|day>", e.g. "120/minute"; empty = none. Counted
 # in Django's cache (per process unless CACHES names a shared one).
 HELIOS_API_THROTTLE_ANON = env.str("HELIOS_API_THROTTLE_ANON", default="")

@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from outcomes import filters
+from outcomes import filters, querylimits
 from outcomes.models import AuctionOutcome
 from outcomes.openapi import ERRORS, NOT_FOUND, ApiSchema, filter_parameters
 from outcomes.pagination import OutcomePagination
@@ -37,6 +37,7 @@ from outcomes.selectors import (
     outcome_count,
     outcome_daily_stats,
     outcome_get,
+    outcome_parts,
     outcome_select,
     outcome_stats,
 )
@@ -51,9 +52,25 @@ class PublicOrAuthenticated(BasePermission):
 
 
 class ApiView(APIView):
+    """Statements run under HELIOS_API_STATEMENT_TIMEOUT_MS; one cancelled by it is a 503 (QueryTooSlow)."""
+
     permission_classes = [PublicOrAuthenticated]
     renderer_classes = [JSONRenderer]
     schema = ApiSchema()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self.statements_limited = querylimits.limit_statements()
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if querylimits.is_timeout(exc):
+            exc = querylimits.QueryTooSlow()
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        if getattr(self, "statements_limited", False):
+            querylimits.unlimit_statements()
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 def _select(request: Request, *, ordered: bool = True, wins_only: bool = False) -> OutcomeSelection:
@@ -120,7 +137,7 @@ class OutcomeDetailApi(ApiView):
     @extend_schema(
         operation_id="outcomes_retrieve",
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The outcome's id.")],
-        responses={200: OutputSerializer, 401: ERRORS[401], 403: ERRORS[403], **NOT_FOUND},
+        responses={200: OutputSerializer, 401: ERRORS[401], 403: ERRORS[403], 503: ERRORS[503], **NOT_FOUND},
     )
     def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the URL's name
         outcome = outcome_get(outcome_id=int(id)) if id.isascii() and id.isdigit() else None
@@ -164,7 +181,7 @@ class OutcomeStatsApi(ApiView):
     )
     def get(self, request: Request) -> Response:
         selection = _select(request, ordered=False)
-        stats = outcome_stats(queryset=selection.queryset if selection.narrowed else None)
+        stats = outcome_stats(parts=outcome_parts(selection=selection)) if selection.narrowed else outcome_stats()
         return Response(self.OutputSerializer(stats).data)
 
 

@@ -34,6 +34,10 @@ ERRORS = {
     401: OpenApiResponse(_DETAIL_SCHEMA, description="No valid credentials (unless HELIOS_PUBLIC_API)."),
     403: OpenApiResponse(_DETAIL_SCHEMA, description="Not allowed."),
     429: OpenApiResponse(_DETAIL_SCHEMA, description="Too many requests (HELIOS_API_THROTTLE_*); see Retry-After."),
+    503: OpenApiResponse(
+        _DETAIL_SCHEMA,
+        description="A database statement ran past HELIOS_API_STATEMENT_TIMEOUT_MS and was cancelled; narrow the set.",
+    ),
 }
 NOT_FOUND = {404: OpenApiResponse(_DETAIL_SCHEMA, description="No such outcome or page.")}
 _TEXT_PATTERN = "^[^\\u0000]*$"  # PostgreSQL text cannot hold NUL: such a value is a 400

@@ -16,6 +16,7 @@ from django.db.models.functions import Coalesce, TruncDate, TruncSecond
 
 from outcomes.filters import OutcomeFilter, OutcomeListFilter
 from outcomes.models import SUM_DIGITS, AuctionOutcome, OutcomeDailyRollup
+from outcomes.search import search_parts, without_search
 from pipeline.messages import MONEY_PLACES, MONEY_QUANTUM
 
 PERCENT_QUANTUM = Decimal("0.01")
@@ -74,9 +75,12 @@ def _money_sum(name: str, filter: Q | None = None) -> Coalesce:  # noqa: A002 - 
     return Coalesce(Sum(name, filter=filter), Value(ZERO), output_field=output)
 
 
-def outcome_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> OutcomeStats:
-    """Totals, averages and win rate over all outcomes (from the rollups) or over `queryset`."""
-    if queryset is None:
+def outcome_stats(
+    *, queryset: QuerySet[AuctionOutcome] | None = None, parts: Sequence[QuerySet[AuctionOutcome]] = ()
+) -> OutcomeStats:
+    """Totals, averages and win rate over all outcomes (from the rollups), over `queryset`, or
+    over the union of disjoint `parts` (their sums add up: `outcome_parts`)."""
+    if queryset is None and not parts:
         sums = OutcomeDailyRollup.objects.aggregate(
             total=Coalesce(Sum("total"), 0),
             wins=Coalesce(Sum("wins"), 0),
@@ -84,16 +88,19 @@ def outcome_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> Outcom
             bid_sum=_money_sum("bid_sum"),
             enriched=Coalesce(Sum("enriched_count"), 0),
         )
-    else:
+        return _stats(**sums)
+    totals: dict[str, Any] = {"total": 0, "wins": 0, "revenue": ZERO, "bid_sum": ZERO, "enriched": 0}
+    for part in parts or ([queryset] if queryset is not None else []):
         # No COUNT(id): the id is not in the covering index; the covering index of site_domain then answers without the table.
-        sums = queryset.aggregate(
+        sums = part.aggregate(
             total=Count("*"),
             wins=Count("win_status", filter=Q(win_status=True)),
             revenue=_money_sum("win_price"),
             bid_sum=_money_sum("bid_price"),
             enriched=Count("enriched", filter=Q(enriched=True)),
         )
-    return _stats(**sums)
+        totals = {name: totals[name] + sums[name] for name in totals}
+    return _stats(**totals)
 
 
 def outcome_daily_stats(
@@ -231,10 +238,20 @@ class OutcomeSelection:
     win_status: bool | None
     since: datetime | None = None
     until: datetime | None = None
+    search: str = ""  # the `search` term, stripped ("" without one)
+    unsearched: QuerySet[AuctionOutcome] | None = None  # the set without `search` (unordered)
 
     @property
     def narrowed(self) -> bool:
         return bool(self.active)
+
+
+def outcome_parts(*, selection: OutcomeSelection) -> list[QuerySet[AuctionOutcome]]:
+    """Disjoint querysets whose union is the selection's set, each cheap to count and sum: the
+    set itself, or with `search` its parts that indexes answer (outcomes.search)."""
+    if selection.search and selection.unsearched is not None:
+        return search_parts(selection.unsearched, selection.search)
+    return [selection.queryset]
 
 
 def outcome_select(*, filters: Mapping[str, Any], ordered: bool = True, wins_only: bool = False) -> OutcomeSelection:
@@ -253,12 +270,16 @@ def outcome_select(*, filters: Mapping[str, Any], ordered: bool = True, wins_onl
         queryset = queryset.filter(win_status=True) if win_status is not False else queryset.none()
         win_status = True
     cleaned = filterset.form.cleaned_data
+    search = (cleaned.get("search") or "").strip()
+    unsearched = without_search(filters, win_status=win_status) if search else None
     return OutcomeSelection(
         queryset=queryset,
         active=frozenset(active),
         win_status=win_status,
         since=cleaned.get("since"),
         until=cleaned.get("until"),
+        search=search,
+        unsearched=unsearched,
     )
 
 
@@ -267,7 +288,7 @@ def outcome_count(*, selection: OutcomeSelection) -> int:
     are counted from the daily rollups (a few hundred rows: COUNT(*) over millions of rows takes
     a sequential or index-only scan of them all); any other filter is counted over its rows."""
     if selection.active - {"win_status"}:
-        return selection.queryset.count()
+        return sum(part.count() for part in outcome_parts(selection=selection))
     sums = OutcomeDailyRollup.objects.aggregate(total=Coalesce(Sum("total"), 0), wins=Coalesce(Sum("wins"), 0))
     total, wins = int(sums["total"]), int(sums["wins"])
     if selection.win_status is None:

@@ -62,22 +62,29 @@ filters = st.sampled_from(
 )
 
 
-def load(specs: list[tuple[bool, int, bool, str | None, int]]) -> list[messages.AuctionOutcomeMessage]:
+def load_messages(fields: list[dict[str, Any]]) -> list[messages.AuctionOutcomeMessage]:
+    """Replace every stored outcome with `outcome_message(**f)` for each `f`, stored as the sink stores them."""
     AuctionOutcome.objects.all().delete()
     OutcomeDailyRollup.objects.all().delete()
-    outcomes = [
-        outcome_message(
-            bid_request_id=f"req-{index}",
-            won=won,
-            bid_price=cents / 100,
-            enriched=enriched,
-            user_id=user,
-            received=START + timedelta(seconds=offset),
-        )
-        for index, (won, cents, enriched, user, offset) in enumerate(specs)
-    ]
+    outcomes = [outcome_message(**f) for f in fields]
     outcome_record_batch(rows=outcome_rows(outcomes))
     return outcomes
+
+
+def load(specs: list[tuple[bool, int, bool, str | None, int]]) -> list[messages.AuctionOutcomeMessage]:
+    return load_messages(
+        [
+            {
+                "bid_request_id": f"req-{index}",
+                "won": won,
+                "bid_price": cents / 100,
+                "enriched": enriched,
+                "user_id": user,
+                "received": START + timedelta(seconds=offset),
+            }
+            for index, (won, cents, enriched, user, offset) in enumerate(specs)
+        ]
+    )
 
 
 def matches(outcome: messages.AuctionOutcomeMessage, params: dict[str, str]) -> bool:
