@@ -52,15 +52,23 @@ class PublicOrAuthenticated(BasePermission):
 
 
 class ApiView(APIView):
-    """Statements run under HELIOS_API_STATEMENT_TIMEOUT_MS; one cancelled by it is a 503 (QueryTooSlow)."""
+    """A filtered selection's statements run under HELIOS_API_STATEMENT_TIMEOUT_MS; one cancelled
+    by it is a 503 (QueryTooSlow). Unfiltered reads (rollups, an index's first rows, one id) are
+    bounded by themselves and pay no extra round trip."""
 
     permission_classes = [PublicOrAuthenticated]
     renderer_classes = [JSONRenderer]
     schema = ApiSchema()
+    statements_limited = False
 
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        super().initial(request, *args, **kwargs)
-        self.statements_limited = querylimits.limit_statements()
+    def select(self, request: Request, *, ordered: bool = True, wins_only: bool = False) -> OutcomeSelection:
+        try:
+            selection = outcome_select(filters=request.query_params, ordered=ordered, wins_only=wins_only)
+        except OutcomeFilterError as exc:
+            raise ValidationError(exc.errors) from exc
+        if selection.narrowed and not self.statements_limited:
+            self.statements_limited = querylimits.limit_statements()
+        return selection
 
     def handle_exception(self, exc: Exception) -> Response:
         if querylimits.is_timeout(exc):
@@ -68,16 +76,10 @@ class ApiView(APIView):
         return super().handle_exception(exc)
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
-        if getattr(self, "statements_limited", False):
+        if self.statements_limited:
             querylimits.unlimit_statements()
+            self.statements_limited = False
         return super().finalize_response(request, response, *args, **kwargs)
-
-
-def _select(request: Request, *, ordered: bool = True, wins_only: bool = False) -> OutcomeSelection:
-    try:
-        return outcome_select(filters=request.query_params, ordered=ordered, wins_only=wins_only)
-    except OutcomeFilterError as exc:
-        raise ValidationError(exc.errors) from exc
 
 
 class OutcomeListApi(ApiView):
@@ -109,7 +111,7 @@ class OutcomeListApi(ApiView):
         responses={200: OutcomePagination.envelope("PaginatedOutcomeList", OutputSerializer), **ERRORS, **NOT_FOUND},
     )
     def get(self, request: Request) -> Response:
-        selection = _select(request, wins_only=self.wins_only)
+        selection = self.select(request, wins_only=self.wins_only)
         paginator = OutcomePagination(request, count_fn=lambda: outcome_count(selection=selection))
         page = paginator.paginate_queryset(selection.queryset.defer("raw_data"))  # not shown: not read
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
@@ -137,7 +139,7 @@ class OutcomeDetailApi(ApiView):
     @extend_schema(
         operation_id="outcomes_retrieve",
         parameters=[OpenApiParameter("id", int, OpenApiParameter.PATH, description="The outcome's id.")],
-        responses={200: OutputSerializer, 401: ERRORS[401], 403: ERRORS[403], 503: ERRORS[503], **NOT_FOUND},
+        responses={200: OutputSerializer, 401: ERRORS[401], 403: ERRORS[403], **NOT_FOUND},
     )
     def get(self, request: Request, id: str) -> Response:  # noqa: A002 - the URL's name
         outcome = outcome_get(outcome_id=int(id)) if id.isascii() and id.isdigit() else None
@@ -180,7 +182,7 @@ class OutcomeStatsApi(ApiView):
         responses={200: OutputSerializer, **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        selection = _select(request, ordered=False)
+        selection = self.select(request, ordered=False)
         stats = outcome_stats(parts=outcome_parts(selection=selection)) if selection.narrowed else outcome_stats()
         return Response(self.OutputSerializer(stats).data)
 
@@ -202,7 +204,7 @@ class OutcomeDailyStatsApi(ApiView):
         responses={200: OutputSerializer(many=True), **ERRORS},
     )
     def get(self, request: Request) -> Response:
-        selection = _select(request, ordered=False)
+        selection = self.select(request, ordered=False)
         days = outcome_daily_stats(
             queryset=selection.queryset if selection.narrowed else None, since=selection.since, until=selection.until
         )

@@ -1,7 +1,8 @@
 """A time limit on the REST API's database statements (PostgreSQL `statement_timeout`).
 
-However a client combines filters, no API request holds a database backend longer than
-`settings.HELIOS_API_STATEMENT_TIMEOUT_MS` per statement (0: no limit): a statement cancelled by
+However a client combines filters, no filtered API request holds a database backend longer
+than `settings.HELIOS_API_STATEMENT_TIMEOUT_MS` per statement (0: no limit; `apis.ApiView` sets it
+once the request's filters are known to narrow the set): a statement cancelled by
 the server is answered 503 with the reason (`QueryTooSlow`), never a 500 and never a hang. The
 limit is set for the request's session and reset afterwards, so the roles' writes that share a
 persistent connection (embedded mode) are not limited. SQLite (embedded mode) has no statement
