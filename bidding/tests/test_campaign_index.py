@@ -1,0 +1,101 @@
+"""The bidder role decides over this process's campaign index, which follows the database."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import pytest
+
+from bidding import consumer
+from bidding.tests.fakes import DEMO_PROFILES, FakeLookup, request
+from campaigns import services
+from campaigns.changes import reset_signal_client
+from campaigns.models import Status
+from campaigns.refresher import SHARED
+from campaigns.seed import seed_campaigns
+from pipeline import topics
+from pipeline.messages import BidResponse, encode
+from pipeline.runner import BuiltRole, build_role
+from pipeline.testing import produce, read_all, step_until
+from pipeline.transports import LocalTransport
+
+BOUND_S = 10.0  # a generous poll bound (the contract is 2 s); the time seen is printed (pytest -s)
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> float:
+    started = time.monotonic()
+    while not condition():
+        if time.monotonic() - started > BOUND_S:
+            pytest.fail(f"{what} not seen within {BOUND_S} s")
+    return time.monotonic() - started
+
+
+class Bidder:
+    """A running bidder role (`build_role`, in-process broker) to which one request at a time is sent."""
+
+    def __init__(self, role: BuiltRole, transport: LocalTransport) -> None:
+        self.role, self.transport, self.sent = role, transport, 0
+
+    def creative_for(self, user_id: str) -> str | None:
+        self.sent += 1
+        message = request(f"req-{self.sent}", user_id)
+        produce(self.transport, topics.BID_REQUESTS, encode(message), message.request_id.encode())
+        step_until(self.role, lambda: len(read_all(self.transport, topics.BID_RESPONSES)) >= self.sent)
+        last = msgspec.json.decode(read_all(self.transport, topics.BID_RESPONSES)[-1].value, type=BidResponse)
+        return last.ad_creative.creative_id if last.ad_creative is not None else None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_campaign_paused_through_the_service_stops_being_chosen_by_a_running_bidder(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.HELIOS_CAMPAIGN_SIGNAL = "fake"  # as embedded mode runs it
+    reset_signal_client()
+    monkeypatch.setattr(consumer, "make_lookup", lambda: FakeLookup(DEMO_PROFILES))
+    seed_campaigns(demo=False)  # the house, from the database this time
+    advertiser = services.advertiser_create(data={"name": "Rival Co.", "adomain": "rival.example"})
+    rival = services.campaign_create(
+        data={
+            "advertiser": advertiser,
+            "name": "Rival",
+            "status": "active",
+            "strategy": "fixed",
+            "fixed_cpm_micros": 2_000_000,
+        }  # fmt: skip
+    )
+    services.creative_create(
+        data={
+            "campaign": rival,
+            "crid": "rival-mrec",
+            "media": "banner",
+            "w": 300,
+            "h": 250,
+            "image_url": "https://cdn.rival.example/mrec.png",
+            "landing_url": "https://rival.example/",
+        }  # fmt: skip
+    )
+    transport = LocalTransport(partitions=1)
+    bidder = Bidder(build_role("bidder", transport), transport)
+    try:
+        wait_for(lambda: bidder.creative_for("user-premium") == "rival-mrec", "the rival's 2.00 CPM winning")
+        services.campaign_set_status(campaigns=[rival], status=Status.PAUSED)
+        elapsed = wait_for(lambda: bidder.creative_for("user-premium") == "cr-sports-001", "the house winning again")
+        print(f"the paused campaign stopped bidding after {elapsed * 1000:.0f} ms")
+    finally:
+        bidder.role.shutdown()
+        bidder.role.run()
+    assert SHARED.refresher is None  # the role released the process's refresher when it stopped
+    reset_signal_client()
+
+
+def test_with_no_campaign_index_the_bidder_bids_as_the_built_in_house() -> None:
+    """No database access here: the index cannot load, and the house (SPEC §5) bids."""
+    transport = LocalTransport(partitions=1)
+    role = build_role("bidder", transport)
+    bidder = Bidder(role, transport)
+    try:
+        assert bidder.creative_for("user-nobody") == "cr-default-001"
+    finally:
+        role.shutdown()
+        role.run()
