@@ -19,13 +19,13 @@ from arroyo.backends.kafka import KafkaPayload
 
 from bidding.breaker import CircuitBreaker
 from bidding.config import BidderSettings, bidder_settings
-from bidding.decision import Decision, Placement, Slot, decide
+from bidding.decision import Decision, Placement, Slot, decide_request
 from bidding.enrichment import enrichment_status, lookup_profiles, make_breaker, make_lookup
 from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURATION, PROFILE_ENRICHMENT
 from bidding.pricing import BidDecision
 from bidding.readiness import profiles_ready
 from bidding.responses import bid_response
-from campaigns.index import CampaignIndex, CreativeSpec
+from campaigns.index import CampaignIndex, CampaignSpec, CreativeSpec
 from campaigns.refresher import SHARED
 from pipeline import topics
 from pipeline.logs import log_requests
@@ -59,6 +59,7 @@ def process_bid_requests(
     profiles, failure = lookup_profiles(user_ids, lookup=lookup, breaker=breaker, timeout_s=config.profile_deadline_s)
     index = campaigns() if campaigns is not None else config.house
     now = datetime.now(UTC)
+    by_site: dict[str | None, list[CampaignSpec]] = {}  # placement candidates, once per site in a batch
     priced_at = utc_now()
     enrichment: Tally[str] = Tally()
     outcomes: Tally[str] = Tally()
@@ -67,11 +68,16 @@ def process_bid_requests(
         profile = profiles.get(request.user_id) if request.user_id else None
         enrichment[enrichment_status(request, profile, failure)] += 1
         placement = Placement(site_domain=request.site_domain, user_id=request.user_id)
-        for imp in request.imps:
-            # SPEC §5: `/bid` fits no creative to the impression (no media: any creative fits).
-            slot = Slot(imp_id=imp.imp_id, bidfloor=imp.bidfloor, bidfloorcur=imp.bidfloorcur)
-            decided = decide(index, placement, slot, profile=profile, now=now, pricing=config.pricing)
-            decision = bid_decision(decided, profile)
+        # SPEC §5: `/bid` fits no creative to the impression (no media: any creative fits).
+        slots = [Slot(imp_id=imp.imp_id, bidfloor=imp.bidfloor, bidfloorcur=imp.bidfloorcur) for imp in request.imps]
+        placed = by_site.get(request.site_domain)
+        if placed is None:
+            placed = by_site[request.site_domain] = index.placement_candidates(site_domain=request.site_domain)
+        decided = decide_request(
+            index, placement, slots, profile=profile, now=now, pricing=config.pricing, placed=placed
+        )
+        for imp, decided_imp in zip(request.imps, decided, strict=True):
+            decision = bid_decision(decided_imp, profile)
             outcomes[decision.no_bid_reason or "bid"] += 1
             if decision.bids:
                 BID_PRICE.observe(decision.bid_price)

@@ -12,10 +12,12 @@ targeting, base tier. Campaign money is integer micros of `Pricing.currency` (US
 """
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+import msgspec
 
 from bidding.pricing import DEFAULT_TIERS, PriceTier, Tiers, best_interest
 from campaigns.index import CampaignIndex, CampaignSpec, CreativeSpec, domain_suffixes
@@ -45,7 +47,10 @@ class NoBid(enum.IntEnum):
     @property
     def reason(self) -> NoBidReason:
         """The `bid_responses.no_bid_reason` it is recorded as."""
-        return NoBidReason(self.name.lower())
+        return _REASONS[self]
+
+
+_REASONS = {n: NoBidReason(n.name.lower()) for n in NoBid}
 
 
 class Room(Protocol):
@@ -58,8 +63,7 @@ def always_room(campaign: CampaignSpec, price_micros: int, user_id: str | None) 
     return True
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(msgspec.Struct, frozen=True):
     """The request-level facts the decision reads (all optional; empty block lists block nothing)."""
 
     site_domain: str | None = None
@@ -74,8 +78,7 @@ class Placement:
     user_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(msgspec.Struct, frozen=True):
     """One impression: its floor, and what creative fits (no media: any)."""
 
     imp_id: str
@@ -92,8 +95,7 @@ class Pricing:
     rates: Mapping[str, float] = field(default_factory=dict)  # 1 unit of a floor currency in `currency`
 
 
-@dataclass(frozen=True, slots=True)
-class Bid:
+class Bid(msgspec.Struct, frozen=True):
     campaign: CampaignSpec
     creative: CreativeSpec
     price_micros: int  # CPM
@@ -103,8 +105,7 @@ class Bid:
         return self.price_micros / MICROS
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(msgspec.Struct, frozen=True):
     """A bid, or why not; plus the user's winning interest and the tier its score reached."""
 
     bid: Bid | None
@@ -156,13 +157,18 @@ def blocked(campaign: CampaignSpec, placement: Placement) -> bool:
     return bool(placement.badv) and bool(placement.badv.intersection(domain_suffixes(campaign.adomain)))
 
 
-def choose_creative(creatives: list[CreativeSpec], interest: Interest | None) -> CreativeSpec | None:
+def choose_creative(creatives: Sequence[CreativeSpec], interest: Interest | None) -> CreativeSpec | None:
     """The first creative for the winning interest, else the first for any user."""
-    if interest is not None:
-        for creative in creatives:
-            if creative.interest_category == interest.category:
-                return creative
-    return next((c for c in creatives if c.interest_category is None), None)
+    wanted = interest.category if interest is not None else None
+    for_anyone: CreativeSpec | None = None
+    for creative in creatives:
+        category = creative.interest_category
+        if category is None:
+            if for_anyone is None:
+                for_anyone = creative
+        elif category == wanted:
+            return creative
+    return for_anyone
 
 
 def price_micros(campaign: CampaignSpec, tier: PriceTier) -> int:
@@ -176,6 +182,15 @@ def price_micros(campaign: CampaignSpec, tier: PriceTier) -> int:
     return max(price, 0)
 
 
+class _Candidate(msgspec.Struct, frozen=True):
+    """A campaign that targets the request, with what does not depend on the impression."""
+
+    campaign: CampaignSpec
+    blocked: bool
+    price_micros: int
+    any_slot_creative: CreativeSpec | None  # its creative for an impression that names no media
+
+
 def decide(
     index: CampaignIndex,
     placement: Placement,
@@ -187,31 +202,73 @@ def decide(
     room: Room = always_room,
 ) -> Decision:
     """The bid for one impression (`now`: an aware datetime), or the furthest no-bid reason."""
+    return decide_request(index, placement, (slot,), profile=profile, now=now, pricing=pricing, room=room)[0]
+
+
+def decide_request(
+    index: CampaignIndex,
+    placement: Placement,
+    slots: Sequence[Slot],
+    *,
+    profile: Profile | None,
+    now: datetime,
+    pricing: Pricing,
+    room: Room = always_room,
+    placed: Sequence[CampaignSpec] | None = None,
+) -> list[Decision]:
+    """`decide` for each impression of one request; what does not depend on the impression
+    (candidates, targeting, blocks, prices) is worked out once. `placed`: the index's
+    `placement_candidates` for this placement, when the caller already has them."""
     if placement.restricted:
         profile = None
     interest = best_interest(profile.interests) if profile is not None else None
     tier = pricing.tiers.for_score(interest.score if interest is not None else None)
-    floor = floor_in(slot, pricing)
-    if floor is None or (placement.cur and pricing.currency.upper() not in {c.upper() for c in placement.cur}):
-        return Decision(None, NoBid.CURRENCY, interest, tier)
-    reached = NoBid.NO_CAMPAIGN
-    priced: list[Bid] = []
-    for campaign in index.placement_candidates(site_domain=placement.site_domain, app_bundle=placement.app_bundle):
-        if not targets(campaign, placement, profile, now):
+    currency_ok = not placement.cur or pricing.currency.upper() in {c.upper() for c in placement.cur}
+    if placed is None:
+        placed = index.placement_candidates(site_domain=placement.site_domain, app_bundle=placement.app_bundle)
+    candidates = [
+        _Candidate(c, blocked(c, placement), price_micros(c, tier), choose_creative(c.creatives, interest))
+        for c in placed
+        if targets(c, placement, profile, now)
+    ]
+    user_id = None if placement.restricted else placement.user_id
+    decisions: list[Decision] = []
+    for slot in slots:
+        floor = floor_in(slot, pricing) if currency_ok else None
+        if floor is None:
+            decisions.append(Decision(None, NoBid.CURRENCY, interest, tier))
             continue
-        reached = max(reached, NoBid.NO_CREATIVE)
-        creative = choose_creative([c for c in campaign.creatives if fits(c, slot)], interest)
+        bid, reason = _best(candidates, slot, floor, interest, room, user_id)
+        decisions.append(Decision(bid, reason, interest, tier))
+    return decisions
+
+
+_STAGES = (NoBid.NO_CAMPAIGN, NoBid.NO_CREATIVE, NoBid.BLOCKED, NoBid.BELOW_FLOOR)
+
+
+def _best(
+    candidates: list[_Candidate], slot: Slot, floor: float, interest: Interest | None, room: Room, user_id: str | None
+) -> tuple[Bid | None, NoBid | None]:
+    stage = 0  # how far the furthest candidate got, an index of _STAGES
+    priced: list[Bid] = []
+    for candidate in candidates:
+        stage = max(stage, 1)
+        if slot.media is None:
+            creative = candidate.any_slot_creative
+        else:
+            creative = choose_creative([c for c in candidate.campaign.creatives if fits(c, slot)], interest)
         if creative is None:
             continue
-        reached = max(reached, NoBid.BLOCKED)
-        if blocked(campaign, placement):
+        stage = max(stage, 2)
+        if candidate.blocked:
             continue
-        reached = max(reached, NoBid.BELOW_FLOOR)
-        price = price_micros(campaign, tier)
+        stage = 3
+        price = candidate.price_micros
         if price > 0 and price / MICROS >= floor:  # `>=` is False for a NaN floor
-            priced.append(Bid(campaign, creative, price))
-    priced.sort(key=lambda b: (-b.price_micros, b.campaign.id))
+            priced.append(Bid(candidate.campaign, creative, price))
+    if len(priced) > 1:
+        priced.sort(key=lambda b: (-b.price_micros, b.campaign.id))
     for bid in priced:
-        if room(bid.campaign, bid.price_micros, None if placement.restricted else placement.user_id):
-            return Decision(bid, None, interest, tier)
-    return Decision(None, NoBid.NO_ROOM if priced else reached, interest, tier)
+        if room(bid.campaign, bid.price_micros, user_id):
+            return bid, None
+    return None, NoBid.NO_ROOM if priced else _STAGES[stage]

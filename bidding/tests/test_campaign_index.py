@@ -62,7 +62,7 @@ def test_a_campaign_paused_through_the_service_stops_being_chosen_by_a_running_b
             "status": "active",
             "strategy": "fixed",
             "fixed_cpm_micros": 2_000_000,
-        }  # fmt: skip
+        }
     )
     services.creative_create(
         data={
@@ -73,7 +73,7 @@ def test_a_campaign_paused_through_the_service_stops_being_chosen_by_a_running_b
             "h": 250,
             "image_url": "https://cdn.rival.example/mrec.png",
             "landing_url": "https://rival.example/",
-        }  # fmt: skip
+        }
     )
     transport = LocalTransport(partitions=1)
     bidder = Bidder(build_role("bidder", transport), transport)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from msgspec.structs import replace
 
 from bidding.creatives import DEFAULT_CATALOG
-from bidding.decision import NoBid, Placement, Pricing, Slot, decide
+from bidding.decision import Decision, NoBid, Placement, Pricing, Slot, decide
 from bidding.house import house_campaign, house_index
 from bidding.pricing import price_bid
 from bidding.tests.fakes import profile
@@ -40,12 +40,12 @@ def campaign(
 
 
 def run(*campaigns: CampaignSpec, placement: Placement | None = None, slot: Slot | None = None,
-        user: Profile | None = None, **kwargs: Any):  # type: ignore[no-untyped-def]  # fmt: skip
+        user: Profile | None = None, **kwargs: Any) -> Decision:  # fmt: skip
     index = build_index(campaigns, version=1, loaded_at=NOW)
     return decide(index, placement or Placement(), slot or Slot("1"), profile=user, now=NOW, pricing=PRICING, **kwargs)
 
 
-def winner(*campaigns: CampaignSpec, **kwargs: Any) -> int | NoBid:
+def winner(*campaigns: CampaignSpec, **kwargs: Any) -> int | NoBid | None:
     decision = run(*campaigns, **kwargs)
     return decision.bid.campaign.id if decision.bid is not None else decision.no_bid
 
