@@ -8,11 +8,14 @@ import msgspec
 import pytest
 
 from bidding import consumer
+from bidding.breaker import CircuitBreaker
+from bidding.config import bidder_settings
+from bidding.consumer import process_bid_requests
 from bidding.tests.fakes import DEMO_PROFILES, FakeLookup, request
 from campaigns import services
 from campaigns.changes import reset_signal_client
 from campaigns.models import Status
-from campaigns.refresher import SHARED
+from campaigns.refresher import SHARED, SharedRefresher
 from campaigns.seed import seed_campaigns
 from pipeline import topics
 from pipeline.messages import BidResponse, encode
@@ -99,3 +102,55 @@ def test_with_no_campaign_index_the_bidder_bids_as_the_built_in_house() -> None:
     finally:
         role.shutdown()
         role.run()
+
+
+def test_floors_in_other_currencies_bid_when_a_rate_is_configured(settings: Any) -> None:
+    settings.HELIOS_CURRENCY_RATES = '{"eur": 1.10}'
+    config = bidder_settings()
+    lookup, breaker = FakeLookup(DEMO_PROFILES), CircuitBreaker()
+    eur, gbp, too_high = process_bid_requests(
+        [request("r1", "user-premium", (1.0, "EUR")), request("r2", "user-premium", (0.1, "GBP")),
+         request("r3", "user-premium", (1.1, "EUR"))],
+        lookup=lookup, breaker=breaker, config=config,
+    )  # fmt: skip
+    assert (eur.bid_price, eur.no_bid_reason) == (1.2, None)  # 1.10 USD floor
+    assert (gbp.bid_price, gbp.no_bid_reason) == (0.0, "currency")  # no rate: no bid, as always
+    assert (too_high.bid_price, too_high.no_bid_reason) == (0.0, "below_floor")  # 1.21 USD floor
+
+
+@pytest.mark.parametrize("value", ['{"EUR": 0}', '{"EUR": "1.1"}', '{"EURO": 1.1}', "[1.1]", "{"])
+def test_bad_currency_rates_fail_at_start(settings: Any, value: str) -> None:
+    settings.HELIOS_CURRENCY_RATES = value
+    with pytest.raises(ValueError, match="HELIOS_CURRENCY_RATES"):
+        bidder_settings()
+
+
+class CountingRefresher:
+    def __init__(self) -> None:
+        self.started = self.stopped = 0
+        self.index = None
+
+    def start(self, *, load_in_thread: bool = False) -> "CountingRefresher":
+        self.started += 1
+        return self
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def test_the_roles_of_one_process_share_one_refresher() -> None:
+    made: list[CountingRefresher] = []
+
+    def make() -> Any:
+        made.append(CountingRefresher())
+        return made[-1]
+
+    shared = SharedRefresher(make=make)
+    handler, bidder = shared.acquire(), shared.acquire()
+    assert len(made) == 1 and made[0].started == 1
+    handler.release()
+    assert made[0].stopped == 0  # the bidder still uses it
+    bidder.release()
+    assert made[0].stopped == 1 and shared.refresher is None
+    shared.acquire()
+    assert len(made) == 2  # a role started later gets a fresh one
