@@ -25,7 +25,8 @@ from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURA
 from bidding.pricing import BidDecision
 from bidding.readiness import profiles_ready
 from bidding.responses import bid_response
-from campaigns.index import CampaignIndex, CampaignSpec, CreativeSpec
+from campaigns.house import HOUSE_KEY
+from campaigns.index import CampaignIndex, CampaignSpec, CreativeSpec, build_index
 from campaigns.refresher import SHARED
 from pipeline import topics
 from pipeline.logs import log_requests
@@ -116,12 +117,25 @@ def ad_creative(creative: CreativeSpec, tier: str) -> AdCreative:
 
 
 def campaign_source(fallback: CampaignIndex) -> CampaignSource:
-    """This process's campaign index (campaigns/refresher.py), or `fallback` while there is none
-    (not loaded yet, database unreachable) or it holds no active campaign (never seeded)."""
+    """The `house` campaign of this process's campaign index (campaigns/refresher.py), as an index
+    of its own: `POST /bid` bids for the house only (SPEC §13, seed compatibility), with its current
+    status and creatives. `fallback` (the built-in house) while there is no index (not loaded yet,
+    database unreachable) or the index holds no active `house` (never seeded)."""
+    cache: dict[str, CampaignIndex | None] = {"source": None, "house": fallback}
 
     def current() -> CampaignIndex:
         index = SHARED.index
-        return index if index is not None and index.campaigns else fallback
+        if index is None:
+            return fallback
+        if index is not cache["source"]:
+            house = index.by_key.get(HOUSE_KEY)
+            cache["source"] = index
+            cache["house"] = (
+                build_index([house], version=index.version, loaded_at=index.loaded_at) if house else fallback
+            )
+        result = cache["house"]
+        assert result is not None
+        return result
 
     return current
 

@@ -14,7 +14,7 @@ from bidding.consumer import process_bid_requests
 from bidding.tests.fakes import DEMO_PROFILES, FakeLookup, request
 from campaigns import services
 from campaigns.changes import reset_signal_client
-from campaigns.models import Status
+from campaigns.models import Creative, Status
 from campaigns.refresher import SHARED, SharedRefresher
 from campaigns.seed import seed_campaigns
 from pipeline import topics
@@ -50,9 +50,11 @@ class Bidder:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_campaign_paused_through_the_service_stops_being_chosen_by_a_running_bidder(
+def test_post_bid_bids_for_the_house_only_and_a_running_bidder_follows_its_changes(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """SPEC §13 seed compatibility: `POST /bid` is the house's, whatever else is active; a change
+    to the house (a creative paused through the service) reaches a running bidder."""
     settings.HELIOS_CAMPAIGN_SIGNAL = "fake"  # as embedded mode runs it
     reset_signal_client()
     monkeypatch.setattr(consumer, "make_lookup", lambda: FakeLookup(DEMO_PROFILES))
@@ -81,10 +83,14 @@ def test_a_campaign_paused_through_the_service_stops_being_chosen_by_a_running_b
     transport = LocalTransport(partitions=1)
     bidder = Bidder(build_role("bidder", transport), transport)
     try:
-        wait_for(lambda: bidder.creative_for("user-premium") == "rival-mrec", "the rival's 2.00 CPM winning")
-        services.campaign_set_status(campaigns=[rival], status=Status.PAUSED)
-        elapsed = wait_for(lambda: bidder.creative_for("user-premium") == "cr-sports-001", "the house winning again")
-        print(f"the paused campaign stopped bidding after {elapsed * 1000:.0f} ms")
+        wait_for(lambda: SHARED.index is not None and rival.id in SHARED.index.by_id, "the index holding the rival")
+        assert bidder.creative_for("user-premium") == "cr-sports-001"  # the rival's 2.00 CPM is not the house's
+        services.creative_set_status(creatives=[Creative.objects.get(crid="cr-sports-001")], status=Status.PAUSED)
+        elapsed = wait_for(
+            lambda: bidder.creative_for("user-premium") not in ("cr-sports-001", "rival-mrec"),
+            "the house bidding without its paused creative",
+        )
+        print(f"the paused creative stopped bidding after {elapsed * 1000:.0f} ms")
     finally:
         bidder.role.shutdown()
         bidder.role.run()
