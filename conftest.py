@@ -163,3 +163,13 @@ def page(playwright) -> Iterator[Any]:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_campaign_refresher() -> Iterator[None]:
+    """A bidder or handler built by a test shares the process's campaign refresher; stop its thread
+    (and its database connection) before the test database is dropped."""
+    yield
+    from campaigns.refresher import SHARED
+
+    SHARED.stop()

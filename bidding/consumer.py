@@ -1,4 +1,8 @@
-"""The bidder role: bid_requests -> profile lookup -> price -> bid_responses (one per impression).
+"""The bidder role: bid_requests -> profile lookup -> decision -> bid_responses (one per impression).
+
+Each impression is decided over this process's campaign index (bidding/decision.py), refreshed in
+the background (campaigns/refresher.py); with no active campaign, over the built-in house, which
+bids as SPEC §5 says.
 
 A whole batch of requests is enriched with ONE `batch_get` for its distinct user ids (SPEC §5,
 ARCHITECTURE §4), through a circuit breaker: while the profile service fails, the bidder bids
@@ -8,31 +12,45 @@ unenriched (base tier) instead of waiting on it (bidding/enrichment.py).
 import logging
 import time
 from collections import Counter as Tally
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from arroyo.backends.kafka import KafkaPayload
 
 from bidding.breaker import CircuitBreaker
 from bidding.config import BidderSettings, bidder_settings
+from bidding.decision import Decision, Placement, Slot, decide_request
 from bidding.enrichment import enrichment_status, lookup_profiles, make_breaker, make_lookup
 from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURATION, PROFILE_ENRICHMENT
-from bidding.pricing import price_bid
+from bidding.pricing import BidDecision
 from bidding.readiness import profiles_ready
 from bidding.responses import bid_response
+from campaigns.house import HOUSE_KEY
+from campaigns.index import CampaignIndex, CampaignSpec, CreativeSpec, build_index
+from campaigns.refresher import SHARED
 from pipeline import topics
 from pipeline.logs import log_requests
-from pipeline.messages import BidRequest, BidResponse, utc_now
+from pipeline.messages import AdCreative, BidRequest, BidResponse, utc_now
 from pipeline.roles import RoleContext
 from pipeline.strategies import TransformFactory, payload
-from profiles.types import ProfileLookup
+from profiles.types import Profile, ProfileLookup
 
 logger = logging.getLogger(__name__)
 
 
+CampaignSource = Callable[[], CampaignIndex]
+
+
 def process_bid_requests(
-    batch: Sequence[BidRequest], *, lookup: ProfileLookup, breaker: CircuitBreaker, config: BidderSettings
+    batch: Sequence[BidRequest],
+    *,
+    lookup: ProfileLookup,
+    breaker: CircuitBreaker,
+    config: BidderSettings,
+    campaigns: CampaignSource | None = None,
 ) -> list[BidResponse]:
-    """Prices a batch: exactly one BidResponse per impression, in request then impression order.
+    """Prices a batch: exactly one BidResponse per impression, in request then impression order,
+    each decided over the campaign index `campaigns()` returns (default: the built-in house).
 
     Makes at most one `lookup.batch_get` call (none when the batch has no user ids or the breaker
     is open), with the distinct non-empty user ids of the batch.
@@ -40,6 +58,9 @@ def process_bid_requests(
     started = time.perf_counter()
     user_ids = list(dict.fromkeys(r.user_id for r in batch if r.user_id))
     profiles, failure = lookup_profiles(user_ids, lookup=lookup, breaker=breaker, timeout_s=config.profile_deadline_s)
+    index = campaigns() if campaigns is not None else config.house
+    now = datetime.now(UTC)
+    by_site: dict[str | None, list[CampaignSpec]] = {}  # placement candidates, once per site in a batch
     priced_at = utc_now()
     enrichment: Tally[str] = Tally()
     outcomes: Tally[str] = Tally()
@@ -47,15 +68,17 @@ def process_bid_requests(
     for request in batch:
         profile = profiles.get(request.user_id) if request.user_id else None
         enrichment[enrichment_status(request, profile, failure)] += 1
-        for imp in request.imps:
-            decision = price_bid(
-                profile=profile,
-                floor=imp.bidfloor,
-                floor_currency=imp.bidfloorcur,
-                tiers=config.tiers,
-                creatives=config.creatives,
-                currency=config.currency,
-            )
+        placement = Placement(site_domain=request.site_domain, user_id=request.user_id)
+        # SPEC §5: `/bid` fits no creative to the impression (no media: any creative fits).
+        slots = [Slot(imp_id=imp.imp_id, bidfloor=imp.bidfloor, bidfloorcur=imp.bidfloorcur) for imp in request.imps]
+        placed = by_site.get(request.site_domain)
+        if placed is None:
+            placed = by_site[request.site_domain] = index.placement_candidates(site_domain=request.site_domain)
+        decided = decide_request(
+            index, placement, slots, profile=profile, now=now, pricing=config.pricing, placed=placed
+        )
+        for imp, decided_imp in zip(request.imps, decided, strict=True):
+            decision = bid_decision(decided_imp, profile)
             outcomes[decision.no_bid_reason or "bid"] += 1
             if decision.bids:
                 BID_PRICE.observe(decision.bid_price)
@@ -66,6 +89,55 @@ def process_bid_requests(
         BID_REQUESTS_PROCESSED.labels(status).inc(count)
     BID_RESPONSE_DURATION.observe(time.perf_counter() - started)
     return responses
+
+
+def bid_decision(decided: Decision, profile: Profile | None) -> BidDecision:
+    """A campaign decision as the `bid_responses` message records it (SPEC §3, §5)."""
+    bid, interest = decided.bid, decided.interest
+    return BidDecision(
+        bid_price=bid.price if bid is not None else 0.0,
+        tier=decided.tier.name,
+        enriched=profile is not None,
+        winning_interest=interest.category if interest is not None else None,
+        interest_score=interest.score if interest is not None else None,
+        user_interests=[i.category for i in profile.interests] if profile is not None else [],
+        no_bid_reason=decided.no_bid.reason if decided.no_bid is not None else None,
+        creative=ad_creative(bid.creative, decided.tier.name) if bid is not None else None,
+    )
+
+
+def ad_creative(creative: CreativeSpec, tier: str) -> AdCreative:
+    return AdCreative(
+        creative_id=creative.crid,
+        title=creative.title,
+        image_url=creative.image_url,
+        landing_url=creative.landing_url,
+        bid_tier=tier,
+    )
+
+
+def campaign_source(fallback: CampaignIndex) -> CampaignSource:
+    """The `house` campaign of this process's campaign index (campaigns/refresher.py), as an index
+    of its own: `POST /bid` bids for the house only (SPEC §13, seed compatibility), with its current
+    status and creatives. `fallback` (the built-in house) while there is no index (not loaded yet,
+    database unreachable) or the index holds no active `house` (never seeded)."""
+    cache: dict[str, CampaignIndex | None] = {"source": None, "house": fallback}
+
+    def current() -> CampaignIndex:
+        index = SHARED.index
+        if index is None:
+            return fallback
+        if index is not cache["source"]:
+            house = index.by_key.get(HOUSE_KEY)
+            cache["source"] = index
+            cache["house"] = (
+                build_index([house], version=index.version, loaded_at=index.loaded_at) if house else fallback
+            )
+        result = cache["house"]
+        assert result is not None
+        return result
+
+    return current
 
 
 def bidder_factory(
@@ -88,9 +160,12 @@ def bidder_factory(
     breaker = breaker if breaker is not None else make_breaker()
     config = config if config is not None else bidder_settings()
     ctx.ready_checks.setdefault("profiles", profiles_ready(lookup))
+    campaigns = campaign_source(config.house)
+    SHARED.acquire()
+    ctx.closers.append(SHARED.release)
 
     def transform(batch: Sequence[BidRequest]) -> list[KafkaPayload]:
-        responses = process_bid_requests(batch, lookup=lookup, breaker=breaker, config=config)
+        responses = process_bid_requests(batch, lookup=lookup, breaker=breaker, config=config, campaigns=campaigns)
         log_requests(logger, "bid priced", (r.bid_request_id for r in responses))
         return [payload(r, r.bid_request_id) for r in responses]
 

@@ -11,14 +11,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from campaigns.house import HOUSE_CREATIVES
 from pipeline.messages import AdCreative
 from profiles.types import CATEGORIES
 
 CREATIVE_FIELDS = ("creative_id", "title", "image_url", "landing_url")
 DEFAULT_KEY = "default"
-
-_CDN = "https://cdn.helios.example/creatives"
-_LANDING = "https://ads.helios.example/landing"
 
 
 @dataclass(frozen=True)
@@ -51,38 +49,21 @@ class CreativeCatalog:
         return self.by_category.get(category, self.default)
 
 
-def _creative(category: str, title: str) -> Creative:
+def _from_house(entry: Mapping[str, Any]) -> Creative:
     return Creative(
-        creative_id=f"cr-{category}-001",
-        title=title,
-        image_url=f"{_CDN}/{category}-300x250.png",
-        landing_url=f"{_LANDING}/{category}?utm_source=helios&utm_medium=display",
+        creative_id=entry["crid"], title=entry["title"], image_url=entry["image_url"], landing_url=entry["landing_url"]
     )
 
 
-_TITLES = {
-    "sports": "Game Day Gear: Up to 40% Off Team Jerseys",
-    "technology": "The New UltraBook 14: All-Day Battery, Half the Weight",
-    "travel": "Last-Minute Getaways: Flights + Hotel from $299",
-    "food": "Fresh Meal Kits Delivered: Your First Box Free",
-    "finance": "Zero-Fee Investing: Open an Account in 5 Minutes",
-    "gaming": "Pre-Order Starfall Legends and Get the Bonus Pack",
-    "music": "3 Months of Ad-Free Music Streaming on Us",
-    "automotive": "Test Drive the All-Electric Volt Crossover",
-    "fitness": "Smart Fitness Tracker: Train Smarter, Sleep Better",
-    "fashion": "The Autumn Collection Is Here: Free Returns",
-}
-assert set(_TITLES) == set(CATEGORIES), "one built-in creative per category"
+# The built-in creatives are the house campaign's (campaigns/house.py: one per category, and the
+# default with no category), so the seeded house and the bidder's fallback cannot drift apart.
+_BUILT_IN = {entry["interest_category"]: _from_house(entry) for entry in HOUSE_CREATIVES}
+assert set(_BUILT_IN) == {*CATEGORIES, ""}, "one built-in creative per category, and a default"
 
-DEFAULT_CREATIVE = Creative(
-    creative_id="cr-default-001",
-    title="Discover Deals Picked for You",
-    image_url=f"{_CDN}/default-300x250.png",
-    landing_url=f"{_LANDING}/deals?utm_source=helios&utm_medium=display",
-)
+DEFAULT_CREATIVE = _BUILT_IN[""]
 
 DEFAULT_CATALOG = CreativeCatalog(
-    by_category=MappingProxyType({category: _creative(category, _TITLES[category]) for category in CATEGORIES}),
+    by_category=MappingProxyType({category: _BUILT_IN[category] for category in CATEGORIES}),
     default=DEFAULT_CREATIVE,
 )
 

@@ -2,8 +2,8 @@
 
 It reproduces what the bidder has always done for `POST /bid` (SPEC §5): the interest tiers as
 CPM (multiplier 1), one 300x250 creative per interest category plus a default, no targeting, no
-budget limit. The creatives are a copy of `bidding/creatives.py`'s built-in catalog (campaigns and
-bidding are peers: neither imports the other); `campaigns/tests/test_seed.py` keeps them equal.
+budget limit. These creatives are also the bidder's built-in catalog (`bidding/creatives.py` reads
+them), the one `POST /bid` serves when no campaign was ever seeded.
 """
 
 from typing import Any

@@ -81,15 +81,20 @@ class IndexRefresher:
             logger.warning("%s, keeping the last snapshot: %s", what, exc)
         self._failing = True
 
-    def start(self) -> "IndexRefresher":
-        """Loads once in the caller's thread (so the process starts with an index), then polls in a thread."""
-        self.refresh()
-        self._thread = threading.Thread(target=self._run, name="campaign-index", daemon=True)
+    def start(self, *, load_in_thread: bool = False) -> "IndexRefresher":
+        """Loads once in the caller's thread (so the process starts with an index; with
+        `load_in_thread`, in the polling thread: the caller's database connection is left alone),
+        then polls in a thread."""
+        if not load_in_thread:
+            self.refresh()
+        self._thread = threading.Thread(target=self._run, args=(load_in_thread,), name="campaign-index", daemon=True)
         self._thread.start()
         return self
 
-    def _run(self) -> None:
+    def _run(self, load_first: bool = False) -> None:
         try:
+            if load_first:
+                self.refresh()
             while not self._stop.wait(self.poll_s):
                 self.refresh()
         finally:
@@ -121,3 +126,45 @@ def campaign_index_refresher() -> IndexRefresher:
         poll_s=settings.HELIOS_CAMPAIGN_POLL_S,
         reload_s=settings.HELIOS_CAMPAIGN_RELOAD_S,
     )
+
+
+class SharedRefresher:
+    """One refresher per process, shared by the roles running in it (embedded mode runs the
+    handler and the bidder side by side): started by the first `acquire`, stopped by the last
+    `release`. The first load happens in its thread; until it is done `index` is None."""
+
+    def __init__(self, make: Callable[[], IndexRefresher] = campaign_index_refresher) -> None:
+        self._make = make
+        self._lock = threading.Lock()
+        self._users = 0
+        self.refresher: IndexRefresher | None = None
+
+    @property
+    def index(self) -> CampaignIndex | None:
+        refresher = self.refresher
+        return refresher.index if refresher is not None else None
+
+    def acquire(self) -> "SharedRefresher":
+        with self._lock:
+            if self.refresher is None:
+                self.refresher = self._make().start(load_in_thread=True)
+            self._users += 1
+        return self
+
+    def release(self) -> None:
+        with self._lock:
+            self._users = max(self._users - 1, 0)
+            if self._users == 0 and self.refresher is not None:
+                self.refresher.stop()
+                self.refresher = None
+
+    def stop(self) -> None:
+        """Stops it whoever still holds it (the end of a test session)."""
+        with self._lock:
+            self._users = 0
+            if self.refresher is not None:
+                self.refresher.stop()
+                self.refresher = None
+
+
+SHARED = SharedRefresher()

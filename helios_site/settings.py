@@ -238,6 +238,8 @@ HELIOS_BID_CURRENCY = DEFAULT_CURRENCY
 HELIOS_PRICE_TIERS = env.str("HELIOS_PRICE_TIERS", default="")
 # Creatives: {"<category>" | "default": {"creative_id", "title", "image_url", "landing_url"}}, merged over the built-ins
 HELIOS_CREATIVES = env.str("HELIOS_CREATIVES", default="")
+# JSON {"EUR": 1.08}: floors in these currencies are converted to the bid currency (else: no bid).
+HELIOS_CURRENCY_RATES = env.str("HELIOS_CURRENCY_RATES", default="")
 # Dotted path of a zero-argument factory returning a ProfileLookup; empty = gRPC at HELIOS_PROFILES_TARGET
 HELIOS_PROFILE_LOOKUP = env.str("HELIOS_PROFILE_LOOKUP", default="")
 

@@ -21,6 +21,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from campaigns.refresher import SHARED
 from intake.app import ASGIApp, create_app, overloaded_app
 from intake.local import LocalPublisher
 from intake.producer import IntakeProducer
@@ -257,11 +258,13 @@ def serve(stop: threading.Event, transport: Transport, *, started: threading.Eve
             publisher.topic,
             "reachable" if publisher.reachable() else f"unreachable ({publisher.last_error})",
         )
+        campaigns = SHARED.acquire()  # the campaign index the coming /openrtb2/bid decides over
         try:
             server = build_server(create_app(publisher), stop, host=host, port=port)
             if started is not None:
                 started.set()
             server.run()
         finally:
+            campaigns.release()
             left = publisher.close()
             logger.info("handler stopped; %d messages left undelivered", left)

@@ -54,6 +54,7 @@ def configure() -> None:
     """Points the settings at in-process parts; call before anything uses them."""
     settings.HELIOS_TRANSPORT = "local"
     settings.HELIOS_PROFILE_STORE = "fake"
+    settings.HELIOS_CAMPAIGN_SIGNAL = "fake"  # the campaign change counter in an in-process fakeredis
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.CrossThreadInMemoryChannelLayer"}}
 
 

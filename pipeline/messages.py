@@ -33,6 +33,11 @@ class NoBidReason(enum.StrEnum):
 
     BELOW_FLOOR = "below_floor"  # the tier's price is under the impression's floor
     CURRENCY = "currency"  # the floor is in another currency than the bid's
+    # From the campaign decision (bidding/decision.py); the built-in house campaign never gives them.
+    NO_CAMPAIGN = "no_campaign"  # no active campaign targets the request
+    NO_CREATIVE = "no_creative"  # no targeted campaign has a creative that fits the impression
+    BLOCKED = "blocked"  # the request's bcat/badv block every one that fits
+    NO_ROOM = "no_room"  # budget, pacing or frequency cap
 
 
 class LossReason(enum.StrEnum):

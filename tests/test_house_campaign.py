@@ -1,8 +1,5 @@
-"""The built-in house campaign is the bidder's SPEC §5 catalog, kept in step across two peer apps.
-
-`campaigns/house.py` copies `bidding/creatives.py`'s built-in creatives (the apps do not import each
-other); this test, outside both, fails when one changes without the other.
-"""
+"""The seeded house campaign is the bidder's SPEC §5 catalog: what `seed_campaigns` stores is what
+the bidder serves without a database (both come from `campaigns/house.py`)."""
 
 import pytest
 
