@@ -523,7 +523,8 @@ def render() -> str:
         "`make bench` runs every benchmark on the local services (PostgreSQL, Redis, Kafka from "
         "`scripts/services.sh`) and renders this page; `BENCH_QUICK=1 make bench` is a short smoke run. "
         "Each benchmark uses its own topics (random prefix, deleted afterwards), the `helios_bench_roles` database "
-        "and Redis database 12. Raw results: `bench/results/*.json`.",
+        "and Redis database 12. The intake benchmark also builds (with the machine's Go) and runs a Go anchor, "
+        "`bench/anchors/`, alternated with Helios's handler. Raw results: `bench/results/*.json`.",
         "",
     ]
     lines += machine_section([intake, e2e, roles])
