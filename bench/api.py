@@ -77,6 +77,7 @@ def setup_django(bench_url: str) -> None:
     os.environ["DATABASE_URL"] = bench_url
     os.environ["HELIOS_PUBLIC_API"] = "true"
     os.environ["DJANGO_DEBUG"] = "false"  # no query logging: time what production runs
+    os.environ["HELIOS_SSL_REDIRECT"] = "false"  # the test client speaks plain HTTP (TLS ends at a proxy)
     os.environ.setdefault("DJANGO_SECRET_KEY", "helios-bench-" + os.urandom(16).hex())
     os.environ["DJANGO_ALLOWED_HOSTS"] = "testserver,localhost"
     os.environ["HELIOS_LOG_LEVEL"] = "WARNING"
@@ -90,8 +91,32 @@ def setup_django(bench_url: str) -> None:
 # --- synthetic rows, in COPY text format ---
 
 
+# The columns of the COPY lines `rows` writes, in their order.
+COPY_COLUMNS = (
+    "bid_id",
+    "request_digest",
+    "imp_id",
+    "user_id",
+    "site_domain",
+    "win_status",
+    "win_price",
+    "bid_price",
+    "bid_floor",
+    "currency",
+    "enriched",
+    "winning_interest",
+    "user_interests",
+    "creative_id",
+    "loss_reason",
+    "timestamp",
+    "auction_timestamp",
+    "created_at",
+    "raw_data",
+)
+
+
 def rows(count: int, seed: int, end: datetime) -> Iterator[str]:
-    """COPY lines in outcomes.storage.COLUMNS order, event times ascending over DAYS days.
+    """COPY lines in COPY_COLUMNS order, event times ascending over DAYS days.
 
     Written for speed (the load is bound by this generator): one isoformat per row (auction and
     insert times equal the event time), random.random() rather than randrange."""
@@ -115,9 +140,10 @@ def rows(count: int, seed: int, end: datetime) -> Iterator[str]:
         won = rng() < 0.7  # every tier bids above the 0.30 threshold
         win_price = price if won else "0.0000"
         bid_id = f"req-{n:09d}"
+        digest = f"{n * 2654435761 % 2**64:016x}"  # any 16 hex digits
         user_json = f'"{user}"' if user is not None else "null"
         raw = (
-            f'{{"bid_request_id":"{bid_id}","imp_id":"1","user_id":{user_json},"received_at":"{stamp}",'
+            f'{{"bid_request_id":"{bid_id}","request_digest":"{digest}","imp_id":"1","user_id":{user_json},"received_at":"{stamp}",'
             f'"site_domain":"{site}","bid_price":{price},"bid_floor":0.3,"currency":"USD","timestamp":"{stamp}",'
             f'"enriched":{"true" if enriched else "false"},"winning_interest":{interest_json},'
             f'"user_interests":{interests},"ad_creative":{{"creative_id":"{creative}","title":"An ad",'
@@ -126,7 +152,7 @@ def rows(count: int, seed: int, end: datetime) -> Iterator[str]:
             f'"loss_reason":{NULL_JSON if won else LOST_JSON}}}'
         )
         yield (
-            f"{bid_id}\t1\t{user or NULL}\t{site}\t{TRUE if won else FALSE}\t{win_price}\t{price}\t0.3000\tUSD\t"
+            f"{bid_id}\t{digest}\t1\t{user or NULL}\t{site}\t{TRUE if won else FALSE}\t{win_price}\t{price}\t0.3000\tUSD\t"
             f"{TRUE if enriched else FALSE}\t{interest}\t{interests}\t{creative}\t{NULL if won else 'lost'}\t"
             f"{stamp}\t{stamp}\t{stamp}\t{raw}\n"
         )
@@ -180,8 +206,6 @@ class Progress:
 def load(count: int, seed: int) -> dict[str, float]:
     from django.db import connection
 
-    from outcomes.storage import COLUMNS
-
     timings: dict[str, float] = {}
     with connection.cursor() as cursor:
         cursor.execute("SET maintenance_work_mem = '512MB'")
@@ -204,7 +228,7 @@ def load(count: int, seed: int) -> dict[str, float]:
         started = time.perf_counter()
         print(f"loading {count:,} outcomes with COPY ...", flush=True)
         reader = LineReader(rows(count, seed, datetime.now(UTC)), Progress(count))
-        cursor.copy_expert(f"COPY {TABLE} ({', '.join(COLUMNS)}) FROM STDIN", reader, size=1 << 20)
+        cursor.copy_expert(f"COPY {TABLE} ({', '.join(COPY_COLUMNS)}) FROM STDIN", reader, size=1 << 20)
         timings["copy_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -267,12 +291,18 @@ def endpoints() -> list[tuple[str, str, float | None]]:
         ("list ordered by -win_price", "/api/outcomes/?ordering=-win_price", None),
         ("winners, first page", "/api/outcomes/winners/", None),
         ("list ?user_id=", "/api/outcomes/?user_id=user-000042", None),
-        ("list ?site_domain=&win_status=true", "/api/outcomes/?site_domain=site-07.example&win_status=true", None),
+        ("list ?site_domain=&win_status=true", "/api/outcomes/?site_domain=site-07.example&win_status=true", 100.0),
         (f"list ?since={since}", f"/api/outcomes/?since={since}", None),
         ("list ?min_price=1", "/api/outcomes/?min_price=1", None),
         ("stats ?user_id=", "/api/outcomes/stats/?user_id=user-000042", None),
-        ("stats ?site_domain=", "/api/outcomes/stats/?site_domain=site-07.example", None),
+        ("stats ?site_domain=", "/api/outcomes/stats/?site_domain=site-07.example", 100.0),
         (f"stats ?since={since}", f"/api/outcomes/stats/?since={since}", None),
+        ("list ?site_domain=", "/api/outcomes/?site_domain=site-07.example", 100.0),
+        ("list ?search= (a user id)", "/api/outcomes/?search=user-000042", 100.0),
+        ("list ?search= (a bid id)", "/api/outcomes/?search=req-000123456", 100.0),
+        ("list ?search= (a site, 2% of rows)", "/api/outcomes/?search=site-07", 100.0),
+        ("stats ?search= (a user id)", "/api/outcomes/stats/?search=user-000042", 100.0),
+        ("stats ?search= (a site, 2% of rows)", "/api/outcomes/stats/?search=site-07", 100.0),
         ("daily-stats ?user_id=", "/api/outcomes/daily-stats/?user_id=user-000042", None),
         ("detail", f"/api/outcomes/{some[0]}/", None),
     ]

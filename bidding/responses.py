@@ -7,6 +7,7 @@ from pipeline.messages import BidRequest, BidResponse, Imp, money
 def bid_response(request: BidRequest, imp: Imp, decision: BidDecision, *, priced_at: str, currency: str) -> BidResponse:
     return BidResponse(
         bid_request_id=request.request_id,
+        request_digest=request.request_digest,
         imp_id=imp.imp_id,
         user_id=request.user_id,
         received_at=request.received_at,

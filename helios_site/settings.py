@@ -8,6 +8,7 @@ DJANGO_SECRET_KEY is required (the development key is refused).
 """
 
 import os
+import re
 from pathlib import Path
 
 import environ
@@ -248,6 +249,23 @@ HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default
 HELIOS_OUTCOME_LISTENERS = ["dashboard.snapshots.start_publisher"]
 HELIOS_PUBLIC_API = env.bool("HELIOS_PUBLIC_API", default=False)
 
+# The outcomes' covering index (INCLUDE columns) is a PostgreSQL feature; on SQLite (embedded
+# mode) it is a plain index, which is all that mode needs.
+SILENCED_SYSTEM_CHECKS = ["models.W040"]
+
+# A list page may reach at most this many rows (page x page_size): OFFSET walks what it skips.
+HELIOS_API_MAX_RESULTS = env.int("HELIOS_API_MAX_RESULTS", default=10_000)
+# DRF throttling per client: "<n>/<second|minute|hour|day>", e.g. "120/minute"; empty = none. Counted
+# in Django's cache (per process unless CACHES names a shared one).
+HELIOS_API_THROTTLE_ANON = env.str("HELIOS_API_THROTTLE_ANON", default="")
+HELIOS_API_THROTTLE_USER = env.str("HELIOS_API_THROTTLE_USER", default="")
+for _name, _rate in (
+    ("HELIOS_API_THROTTLE_ANON", HELIOS_API_THROTTLE_ANON),
+    ("HELIOS_API_THROTTLE_USER", HELIOS_API_THROTTLE_USER),
+):
+    if _rate and not re.fullmatch(r"[1-9]\d*/(s|sec|second|m|min|minute|h|hour|d|day)", _rate):
+        raise ImproperlyConfigured(f'{_name} must look like "120/minute", not {_rate!r}')
+
 # REST API (SPEC §7, §11): token or session authentication; the views allow anonymous reads only
 # when HELIOS_PUBLIC_API is true (read per request). Money is rendered as JSON numbers.
 REST_FRAMEWORK = {
@@ -259,6 +277,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "COERCE_DECIMAL_TO_STRING": False,
+    # A class whose rate is None lets every request through.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {"anon": HELIOS_API_THROTTLE_ANON or None, "user": HELIOS_API_THROTTLE_USER or None},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Helios API",

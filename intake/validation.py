@@ -15,7 +15,17 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from pipeline.messages import DEFAULT_CURRENCY, BidRequest, Id, Imp, Media, money, utc_now
+from pipeline.messages import (
+    DEFAULT_CURRENCY,
+    MAX_ID_CHARS,
+    MONEY_MAX,
+    BidRequest,
+    Imp,
+    Media,
+    money_ceil,
+    request_digest,
+    utc_now,
+)
 
 DEFAULT_MAX_IMPS = 16
 MAX_URL_CHARS = 2048
@@ -23,13 +33,17 @@ MAX_UA_CHARS = 2048
 MAX_DOMAIN_CHARS = 255
 MAX_IP_CHARS = 64
 MAX_FORMATS = 64
-MAX_FLOOR = 1e9  # any finite bound: a floor in the currency's units, rounded to 4 decimals
+MAX_FLOOR = MONEY_MAX  # the outcomes' money columns hold no more (a floor is stored with its outcome)
 MAX_TMAX_MS = 600_000
 MAX_PIXELS = 100_000
 
+# Strings that are stored with the outcome must not hold NUL (PostgreSQL text cannot): a 400 here,
+# not a 202 whose outcome the sink would send to the dead-letter topic.
+NO_NUL = "^[^\x00]*$"
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS, pattern=NO_NUL)]
 Url = Annotated[str, msgspec.Meta(max_length=MAX_URL_CHARS)]
 UserAgent = Annotated[str, msgspec.Meta(max_length=MAX_UA_CHARS)]
-Domain = Annotated[str, msgspec.Meta(max_length=MAX_DOMAIN_CHARS)]
+Domain = Annotated[str, msgspec.Meta(max_length=MAX_DOMAIN_CHARS, pattern=NO_NUL)]
 Ip = Annotated[str, msgspec.Meta(max_length=MAX_IP_CHARS)]
 Floor = Annotated[float, msgspec.Meta(ge=0, le=MAX_FLOOR)]
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
@@ -184,6 +198,7 @@ def parse_bid_request(
     except UnicodeDecodeError:  # pragma: no cover - caught by the check above
         raise InvalidRequest([{"loc": "body", "msg": "invalid UTF-8"}]) from None
     _check_imps(request.imps, max_imps, "imp" if request.source == "openrtb" else "ad_slots")
+    request.request_digest = request_digest(request)
     return request
 
 
@@ -250,7 +265,7 @@ def _ortb_imp(imp: _OrtbImp) -> Imp:
         media = "audio"
     elif imp.native is not None:
         media = "native"
-    return Imp(imp_id=imp.id, bidfloor=money(imp.bidfloor), bidfloorcur=imp.bidfloorcur, media=media, w=w, h=h)
+    return Imp(imp_id=imp.id, bidfloor=money_ceil(imp.bidfloor), bidfloorcur=imp.bidfloorcur, media=media, w=w, h=h)
 
 
 def _from_simple(req: _SimpleRequest, received_at: str, new_request_id: Callable[[], str]) -> BidRequest:
@@ -278,7 +293,7 @@ def _simple_imp(slot: _SimpleSlot, index: int) -> Imp:
         w, h = int(width), int(height)
     return Imp(
         imp_id=slot.id or str(index + 1),  # a slot without an id is numbered by its position
-        bidfloor=money(slot.min_bid),
+        bidfloor=money_ceil(slot.min_bid),
         media="banner" if size else None,
         w=w,
         h=h,

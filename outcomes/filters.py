@@ -3,7 +3,7 @@
 Every bad value is a form error naming its parameter (the API answers 400 with it), never a
 silently ignored filter nor a database error: booleans are strict (`enriched=maybe` is an error,
 where django-filter's default would ignore it), amounts are finite and bounded, times are ISO 8601.
-`outcomes.apis.filter_parameters` documents each filter in the OpenAPI schema.
+`outcomes.openapi.filter_parameters` documents each filter in the OpenAPI schema.
 """
 
 import re
@@ -22,6 +22,7 @@ from pipeline.messages import MONEY_QUANTUM
 
 MAX_AMOUNT = Decimal(10**12)  # any bound above this matches every stored amount (at most 1e8)
 MAX_TEXT_CHARS = 255  # the widest text column (site_domain)
+MIN_SUBSTRING_CHARS = 3  # a trigram index serves substrings of 3 characters and more
 ORDERING_FIELDS = ("timestamp", "win_price", "bid_price", "created_at")
 DEFAULT_ORDERING = ("-timestamp", "-id")
 
@@ -171,7 +172,10 @@ class OutcomeFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
         max_length=MAX_TEXT_CHARS,
-        help_text="Case-insensitive substring of the bid id, user id or site domain.",
+        help_text=(
+            f"Case-insensitive substring of the bid id, user id or site domain; a term shorter than "
+            f"{MIN_SUBSTRING_CHARS} characters matches a whole bid id, user id or site domain."
+        ),
     )
 
     class Meta:
@@ -179,9 +183,14 @@ class OutcomeFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_search(self, queryset: QuerySet[AuctionOutcome], name: str, value: str) -> QuerySet[AuctionOutcome]:
+        """A substring search served by the trigram indexes of migration 0004 on PostgreSQL (a
+        trigram index cannot serve a term shorter than 3 characters: such a term would read the
+        whole table, so it is matched against whole values, through the btree indexes)."""
         value = value.strip()
         if not value:
             return queryset
+        if len(value) < MIN_SUBSTRING_CHARS:
+            return queryset.filter(Q(bid_id=value) | Q(user_id=value) | Q(site_domain=value))
         return queryset.filter(
             Q(bid_id__icontains=value) | Q(user_id__icontains=value) | Q(site_domain__icontains=value)
         )

@@ -8,17 +8,25 @@ from django.db import models
 from django.utils import timezone
 
 from outcomes.rows import MONEY_DIGITS
-from pipeline.messages import MAX_ID_CHARS, MONEY_PLACES
+from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS, MAX_ID_CHARS, MONEY_PLACES
 
 SUM_DIGITS = 20  # rollup sums of millions of MONEY values
 
 
 class AuctionOutcome(models.Model):
-    """One auction outcome, unique on (bid_id, imp_id). `timestamp` is event time: the request's
+    """One auction outcome, unique on (bid_id, request_digest, imp_id): two distinct requests that
+    share an id (two exchanges both numbering from 1) are both stored, a re-delivery of the same
+    accepted request is not (docs/design.md, "Which requests are the same"). `timestamp` is event time: the request's
     `received_at`; `created_at` is when this row was inserted. Absent strings are NULL, not "",
     as in the message (the API returns null)."""
 
     bid_id = models.CharField(max_length=MAX_ID_CHARS, help_text="The bid request id")
+    request_digest = models.CharField(
+        max_length=DIGEST_CHARS,
+        default="",
+        blank=True,
+        help_text="Digest of the accepted request: tells apart distinct requests sharing an id",
+    )
     imp_id = models.CharField(max_length=MAX_ID_CHARS)
     user_id = models.CharField(max_length=MAX_ID_CHARS, null=True, blank=True)  # noqa: DJ001
     site_domain = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
@@ -28,7 +36,7 @@ class AuctionOutcome(models.Model):
     bid_floor = models.DecimalField(max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES)
     currency = models.CharField(max_length=8)
     enriched = models.BooleanField()
-    winning_interest = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    winning_interest = models.CharField(max_length=MAX_CATEGORY_CHARS, null=True, blank=True)  # noqa: DJ001
     user_interests = models.JSONField(default=list, blank=True)
     creative_id = models.CharField(max_length=MAX_ID_CHARS, null=True, blank=True)  # noqa: DJ001
     loss_reason = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
@@ -39,7 +47,7 @@ class AuctionOutcome(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["bid_id", "imp_id"], name="outcome_unique_bid_imp"),
+            models.UniqueConstraint(fields=["bid_id", "request_digest", "imp_id"], name="outcome_unique_request_imp"),
         ]
         # The unique constraint's index also serves `bid_id` lookups. The others serve the API's
         # filters and orderings (default `-timestamp`); filters on user/site come with that order.
@@ -47,11 +55,19 @@ class AuctionOutcome(models.Model):
             models.Index(fields=["timestamp"], name="outcome_timestamp_idx"),
             models.Index(fields=["win_status", "timestamp"], name="outcome_win_timestamp_idx"),
             models.Index(fields=["user_id", "timestamp"], name="outcome_user_timestamp_idx"),
-            models.Index(fields=["site_domain", "timestamp"], name="outcome_site_timestamp_idx"),
+            # Covering (PostgreSQL): a site's count and stats are read from the index alone.
+            models.Index(
+                fields=["site_domain", "timestamp"],
+                include=["win_status", "win_price", "bid_price", "enriched"],
+                name="outcome_site_ts_covering_idx",
+            ),
             # With the id the API breaks ordering ties by, so `ordering=win_price` walks the index.
             models.Index(fields=["win_price", "id"], name="outcome_win_price_id_idx"),
             models.Index(fields=["bid_price", "id"], name="outcome_bid_price_id_idx"),
             models.Index(fields=["created_at", "id"], name="outcome_created_at_id_idx"),
+            # `search` (a substring of bid_id, user_id or site_domain) is served on PostgreSQL by
+            # pg_trgm GIN indexes on UPPER(column), made by migration 0004 outside this list: SQLite
+            # has no GIN indexes.
         ]
 
     def __str__(self) -> str:

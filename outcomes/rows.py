@@ -11,7 +11,16 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import msgspec
 
-from pipeline.messages import MAX_ID_CHARS, MONEY_PLACES, MONEY_QUANTUM, AuctionOutcomeMessage, LossReason, parse_time
+from pipeline.messages import (
+    DIGEST_CHARS,
+    MAX_CATEGORY_CHARS,
+    MAX_ID_CHARS,
+    MONEY_PLACES,
+    MONEY_QUANTUM,
+    AuctionOutcomeMessage,
+    LossReason,
+    parse_time,
+)
 
 # Column widths of outcomes.models.AuctionOutcome, here so that this module needs no Django (the
 # model takes MONEY_DIGITS from here; a test checks MAX_LENGTHS against its columns).
@@ -19,11 +28,12 @@ MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
 MONEY_MAX = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - MONEY_QUANTUM
 MAX_LENGTHS = {
     "bid_id": MAX_ID_CHARS,
+    "request_digest": DIGEST_CHARS,
     "imp_id": MAX_ID_CHARS,
     "user_id": MAX_ID_CHARS,
     "site_domain": 255,
     "currency": 8,
-    "winning_interest": 64,
+    "winning_interest": MAX_CATEGORY_CHARS,
     "creative_id": MAX_ID_CHARS,
     "loss_reason": 32,
 }
@@ -39,6 +49,7 @@ class OutcomeRow(msgspec.Struct, frozen=True, gc=False):
     it. The insert's column list and values come from this field order."""
 
     bid_id: str
+    request_digest: str
     imp_id: str
     user_id: str | None
     site_domain: str | None
@@ -57,8 +68,9 @@ class OutcomeRow(msgspec.Struct, frozen=True, gc=False):
     raw_data: str  # JSON text of the whole message
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.bid_id, self.imp_id)
+    def key(self) -> tuple[str, str, str]:
+        """The unique key: distinct requests sharing an id differ by their digest."""
+        return (self.bid_id, self.request_digest, self.imp_id)
 
     @property
     def day(self) -> date:
@@ -101,6 +113,7 @@ def outcome_row(outcome: AuctionOutcomeMessage) -> OutcomeRow:
     creative_id = outcome.ad_creative.creative_id if outcome.ad_creative is not None else None
     row = OutcomeRow(
         bid_id=outcome.bid_request_id,
+        request_digest=outcome.request_digest,
         imp_id=outcome.imp_id,
         user_id=outcome.user_id,
         site_domain=outcome.site_domain,

@@ -7,7 +7,7 @@ the same numbers for the same set. Zeros, never None, on an empty set.
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from outcomes.models import SUM_DIGITS, AuctionOutcome, OutcomeDailyRollup
 from pipeline.messages import MONEY_PLACES, MONEY_QUANTUM
 
 PERCENT_QUANTUM = Decimal("0.01")
+MAX_DAILY_DAYS = 3660  # a daily series lists at most ten years of days
 ZERO = Decimal(0)
 
 
@@ -84,18 +85,27 @@ def outcome_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> Outcom
             enriched=Coalesce(Sum("enriched_count"), 0),
         )
     else:
+        # No COUNT(id): the id is not in the covering index; the covering index of site_domain then answers without the table.
         sums = queryset.aggregate(
-            total=Count("pk"),
-            wins=Count("pk", filter=Q(win_status=True)),
+            total=Count("*"),
+            wins=Count("win_status", filter=Q(win_status=True)),
             revenue=_money_sum("win_price"),
             bid_sum=_money_sum("bid_price"),
-            enriched=Count("pk", filter=Q(enriched=True)),
+            enriched=Count("enriched", filter=Q(enriched=True)),
         )
     return _stats(**sums)
 
 
-def outcome_daily_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> list[DailyStats]:
-    """Per UTC day of the event time, oldest first: over all outcomes (rollups) or `queryset`."""
+def outcome_daily_stats(
+    *, queryset: QuerySet[AuctionOutcome] | None = None, since: datetime | None = None, until: datetime | None = None
+) -> list[DailyStats]:
+    """Per UTC day of the event time, oldest first: over all outcomes (rollups) or `queryset`.
+
+    Without `since`/`until`, the days with outcomes. With either, every day from `since`'s day
+    (else the first day with outcomes) to the day before `until` (exclusive; else the last day
+    with outcomes) is listed, zeros for a day without outcomes; of a
+    range longer than MAX_DAILY_DAYS, only its last MAX_DAILY_DAYS days are filled with zeros
+    (days with outcomes are always listed)."""
     days: Iterable[tuple[date, int, int, Decimal]]
     if queryset is None:
         days = OutcomeDailyRollup.objects.order_by("day").values_list("day", "total", "wins", "revenue")
@@ -104,11 +114,13 @@ def outcome_daily_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> 
             queryset.annotate(day=TruncDate("timestamp", tzinfo=UTC))
             .values("day")
             .order_by("day")
-            .annotate(total=Count("pk"), wins=Count("pk", filter=Q(win_status=True)), revenue=_money_sum("win_price"))
+            .annotate(
+                total=Count("*"), wins=Count("win_status", filter=Q(win_status=True)), revenue=_money_sum("win_price")
+            )
             .values_list("day", "total", "wins", "revenue")
         )
-    return [
-        DailyStats(
+    found = {
+        day: DailyStats(
             date=day,
             total=int(total),
             wins=int(wins),
@@ -117,7 +129,28 @@ def outcome_daily_stats(*, queryset: QuerySet[AuctionOutcome] | None = None) -> 
         )
         for day, total, wins, revenue in days
         if total
-    ]
+    }
+    return [found.get(day) or _empty_day(day) for day in _days(found, since=since, until=until)]
+
+
+def _empty_day(day: date) -> DailyStats:
+    return DailyStats(date=day, total=0, wins=0, revenue=_money(ZERO), avg_win_price=_money(ZERO))
+
+
+def _days(found: Mapping[date, object], *, since: datetime | None, until: datetime | None) -> list[date]:
+    if since is None and until is None:
+        return sorted(found)
+    first = since.astimezone(UTC).date() if since is not None else min(found, default=None)
+    last = max(found, default=None)
+    if until is not None:
+        last = (
+            (until.astimezone(UTC) - timedelta.resolution).date() if until > datetime.min.replace(tzinfo=UTC) else None
+        )
+    if first is None or last is None or first > last:
+        return sorted(found)
+    if (last - first).days >= MAX_DAILY_DAYS:
+        first = last - timedelta(days=MAX_DAILY_DAYS - 1)
+    return sorted(set(found).union(first + timedelta(days=n) for n in range((last - first).days + 1)))
 
 
 # --- The live dashboard's reads: what was stored lately, by insert time (`created_at`, indexed) ---
@@ -196,6 +229,8 @@ class OutcomeSelection:
     queryset: QuerySet[AuctionOutcome]
     active: frozenset[str]
     win_status: bool | None
+    since: datetime | None = None
+    until: datetime | None = None
 
     @property
     def narrowed(self) -> bool:
@@ -217,7 +252,14 @@ def outcome_select(*, filters: Mapping[str, Any], ordered: bool = True, wins_onl
         active.add("win_status")
         queryset = queryset.filter(win_status=True) if win_status is not False else queryset.none()
         win_status = True
-    return OutcomeSelection(queryset=queryset, active=frozenset(active), win_status=win_status)
+    cleaned = filterset.form.cleaned_data
+    return OutcomeSelection(
+        queryset=queryset,
+        active=frozenset(active),
+        win_status=win_status,
+        since=cleaned.get("since"),
+        until=cleaned.get("until"),
+    )
 
 
 def outcome_count(*, selection: OutcomeSelection) -> int:

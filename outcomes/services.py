@@ -40,8 +40,8 @@ def outcome_batch_listener_add(*, listener: BatchListener) -> Callable[[], None]
 def outcome_record_batch(*, rows: Sequence[OutcomeRow]) -> int:
     """Stores the rows not stored yet and adds them to the daily rollups, in one transaction.
 
-    Idempotent on (bid_id, imp_id): rows already stored (earlier, by a concurrent writer, or
-    earlier in the same batch) are skipped and not counted. Returns the number of rows inserted.
+    Idempotent on (bid_id, request_digest, imp_id): rows already stored (earlier, by a concurrent
+    writer, or earlier in the same batch) are skipped and not counted. Returns the number of rows inserted.
     Build the rows with `outcomes.rows.outcome_row`, which refuses what cannot be stored.
     """
     unique: dict[Key, OutcomeRow] = {}

@@ -2,12 +2,12 @@
 rollup upsert. Call inside a transaction.
 
 - PostgreSQL: COPY the batch into a session temp table, then `INSERT ... SELECT ... ON CONFLICT
-  DO NOTHING RETURNING bid_id, imp_id`: about twice the rows/s of a multi-row VALUES insert.
+  DO NOTHING RETURNING <key>`: about twice the rows/s of a multi-row VALUES insert.
 - SQLite >= 3.35 (embedded mode): the same insert from a multi-row VALUES list.
 - Other databases: select-then-insert, exact only with a single writer.
 
-Rows are inserted in (bid_id, imp_id) order and rollup days in date order, so concurrent writers
-with overlapping batches take their locks in one order: they wait for each other, never deadlock.
+Rows are inserted in key (bid_id, request_digest, imp_id) order and rollup days in date order, so
+concurrent writers with overlapping batches take their locks in one order: they wait for each other, never deadlock.
 """
 
 import io
@@ -24,7 +24,8 @@ from django.db.models import F, Field, JSONField, Model
 from outcomes.models import AuctionOutcome, OutcomeDailyRollup
 from outcomes.rows import ROW_FIELDS, OutcomeRow
 
-Key = tuple[str, str]
+Key = tuple[str, str, str]  # OutcomeRow.key: (bid_id, request_digest, imp_id)
+KEY_COLUMNS = ("bid_id", "request_digest", "imp_id")
 
 # The inserted columns: the row's fields in their order, then the insert's time.
 COLUMNS = (*ROW_FIELDS, "created_at")
@@ -58,8 +59,8 @@ def insert_new(rows: list[OutcomeRow], *, created_at: datetime) -> set[Key]:
 
 
 def _returning_tail() -> str:
-    qn = connection.ops.quote_name
-    return f" ON CONFLICT ({qn('bid_id')}, {qn('imp_id')}) DO NOTHING RETURNING {qn('bid_id')}, {qn('imp_id')}"
+    key = ", ".join(connection.ops.quote_name(c) for c in KEY_COLUMNS)
+    return f" ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
 
 
 def _copy_text(value: Any) -> str:
@@ -94,9 +95,9 @@ def _insert_new_copy(rows: list[OutcomeRow], *, created_at: datetime) -> set[Key
         cursor.copy_expert(f"COPY {stage} ({columns}) FROM STDIN", text)
         cursor.execute(
             f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} "  # noqa: S608 - quoted names only
-            f"ORDER BY {qn('bid_id')}, {qn('imp_id')}" + _returning_tail()
+            f"ORDER BY {', '.join(qn(c) for c in KEY_COLUMNS)}" + _returning_tail()
         )
-        inserted = {(bid_id, imp_id) for bid_id, imp_id in cursor.fetchall()}
+        inserted = {(bid_id, digest, imp_id) for bid_id, digest, imp_id in cursor.fetchall()}
         # The next batch in this transaction (if any) must not see these rows again.
         cursor.execute(f"TRUNCATE {stage}")
     return inserted
@@ -119,16 +120,14 @@ def _insert_new_values(rows: list[OutcomeRow], *, created_at: datetime) -> set[K
                 values = _values(row, created_at)
                 params += [adapt_time(v) if i in times else v for i, v in enumerate(values)]
             cursor.execute(head + ", ".join([one_row] * len(chunk)) + _returning_tail(), params)
-            inserted.update((bid_id, imp_id) for bid_id, imp_id in cursor.fetchall())
+            inserted.update((bid_id, digest, imp_id) for bid_id, digest, imp_id in cursor.fetchall())
     return inserted
 
 
 def _insert_new_single_writer(rows: list[OutcomeRow], *, created_at: datetime) -> set[Key]:
     """For databases without INSERT ... ON CONFLICT ... RETURNING: exact only while a single
     writer runs (a concurrent writer's row could be counted by both)."""
-    existing = set(
-        AuctionOutcome.objects.filter(bid_id__in={row.bid_id for row in rows}).values_list("bid_id", "imp_id")
-    )
+    existing = set(AuctionOutcome.objects.filter(bid_id__in={row.bid_id for row in rows}).values_list(*KEY_COLUMNS))
     new = [row for row in rows if row.key not in existing]
     AuctionOutcome.objects.bulk_create([_model(row, created_at) for row in new], ignore_conflicts=True)
     return {row.key for row in new}

@@ -7,8 +7,9 @@ with milliseconds; money is a float in the currency's units rounded to MONEY_PLA
 """
 
 import enum
+import hashlib
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Annotated, Literal, TypeVar
 
 import msgspec
@@ -16,7 +17,10 @@ import msgspec
 MAX_ID_CHARS = 128  # request, impression and user ids (SPEC §2), and the columns that store them
 MONEY_PLACES = 4
 MONEY_QUANTUM = Decimal(1).scaleb(-MONEY_PLACES)  # Decimal("0.0001")
+MONEY_MAX = 99_999_999.9999  # the widest amount the outcome columns hold (DecimalField(12, 4))
 DEFAULT_CURRENCY = "USD"
+MAX_CATEGORY_CHARS = 64  # an interest category, as stored in outcomes' winning_interest column
+DIGEST_CHARS = 16  # hex characters of a request digest (64 bits)
 
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 OptStr = str | None
@@ -57,6 +61,12 @@ def money(value: float | Decimal) -> float:
     return round(float(value), MONEY_PLACES)
 
 
+def money_ceil(value: float) -> float:
+    """`value` rounded UP to MONEY_QUANTUM. A bid (MONEY_PLACES decimals) clears the result
+    exactly when it clears `value` itself: a floor of 1.20005 becomes 1.2001, not 1.2."""
+    return float(Decimal(repr(value)).quantize(MONEY_QUANTUM, rounding=ROUND_CEILING))
+
+
 class Imp(msgspec.Struct, kw_only=True):
     imp_id: Id
     bidfloor: Money = 0.0
@@ -67,9 +77,15 @@ class Imp(msgspec.Struct, kw_only=True):
 
 
 class BidRequest(msgspec.Struct, kw_only=True):
-    """`bid_requests`: one per accepted request; key = request_id."""
+    """`bid_requests`: one per accepted request; key = request_id.
+
+    `request_digest` tells apart distinct requests that share an id (two exchanges both numbering
+    from 1): a digest of the accepted request without `received_at` (`request_digest()`), so a
+    re-delivery or a client's retry of the same request has the same one. "" in messages from
+    before it existed."""
 
     request_id: Id
+    request_digest: str = ""
     user_id: OptStr = None
     received_at: str
     source: Literal["helios", "openrtb"]
@@ -94,6 +110,7 @@ class BidResponse(msgspec.Struct, kw_only=True):
     """`bid_responses`: exactly one per impression; key = bid_request_id."""
 
     bid_request_id: Id
+    request_digest: str = ""  # the request's (BidRequest.request_digest)
     imp_id: Id
     user_id: OptStr = None
     received_at: str
@@ -117,6 +134,13 @@ class AuctionOutcomeMessage(BidResponse, kw_only=True):
     win_price: Money
     auction_timestamp: str
     loss_reason: LossReason | None = None
+
+
+def request_digest(request: BidRequest) -> str:
+    """The digest of an accepted request: SHA-256 over its message without `received_at` (and
+    without a digest), first DIGEST_CHARS hex characters. Deterministic across processes."""
+    canonical = msgspec.structs.replace(request, received_at="", request_digest="")
+    return hashlib.sha256(_encoder.encode(canonical)).hexdigest()[:DIGEST_CHARS]
 
 
 T = TypeVar("T", bound=msgspec.Struct)

@@ -8,10 +8,9 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 
-from pipeline.messages import MAX_ID_CHARS
+from pipeline.messages import MAX_CATEGORY_CHARS, MAX_ID_CHARS
 from profiles.types import Interest, Profile
 
-MAX_CATEGORY_CHARS = 64  # an outcome stores the winning interest in 64 characters
 MAX_LOCALE_CHARS = 35  # the longest BCP 47 tag in practical use
 MAX_DEMOGRAPHIC_CHARS = 255
 EXTRA_INTEREST_ROWS = 3

@@ -3,13 +3,13 @@
 import math
 from collections.abc import Iterable, Iterator
 
-from pipeline.messages import MAX_ID_CHARS
-from profiles.store import WRITE_CHUNK, ProfileStore, profile_store
+from pipeline.messages import MAX_CATEGORY_CHARS, MAX_ID_CHARS
+from profiles.store import WRITE_CHUNK, ProfileStore, category_fits, profile_store
 from profiles.types import Profile
 
 
 class InvalidProfile(ValueError):
-    """A profile that must not be stored (empty or overlong id, score outside [0, 1], ...)."""
+    """A profile that must not be stored (empty or overlong id or category, score outside [0, 1], ...)."""
 
 
 def profile_validate(*, profile: Profile) -> Profile:
@@ -19,8 +19,8 @@ def profile_validate(*, profile: Profile) -> Profile:
     if profile.user_id != profile.user_id.strip():
         raise InvalidProfile("user_id must not start or end with whitespace")
     for index, interest in enumerate(profile.interests):
-        if not interest.category:
-            raise InvalidProfile(f"interests[{index}].category must not be empty")
+        if not category_fits(interest.category):
+            raise InvalidProfile(f"interests[{index}].category must be 1..{MAX_CATEGORY_CHARS} characters, without NUL")
         if not (math.isfinite(interest.score) and 0.0 <= interest.score <= 1.0):
             raise InvalidProfile(f"interests[{index}].score must be a number in [0, 1]")
     return profile

@@ -20,6 +20,7 @@ from prometheus_client import Counter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from pipeline.messages import MAX_CATEGORY_CHARS
 from profiles.types import Profile
 
 logger = logging.getLogger(__name__)
@@ -34,11 +35,18 @@ SCAN_COUNT = 1000
 
 DECODE_ERRORS = Counter(
     "helios_profile_decode_errors_total",
-    "Stored profile values that are not valid profile JSON (treated as absent).",
+    "Stored profile values that are not valid profile JSON (treated as absent) or hold interests "
+    "an outcome cannot store (those interests are left out).",
 )
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(Profile)
+
+
+def category_fits(category: str) -> bool:
+    """Whether an outcome can store `category` as its winning interest: 1..MAX_CATEGORY_CHARS
+    characters, no NUL (PostgreSQL text cannot hold it)."""
+    return 0 < len(category) <= MAX_CATEGORY_CHARS and "\x00" not in category
 
 
 def profile_key(user_id: str) -> str:
@@ -62,6 +70,13 @@ def decode_profile(raw: bytes | str, *, user_id: str) -> Profile | None:
         return None
     if profile.user_id != user_id:
         profile = msgspec.structs.replace(profile, user_id=user_id)
+    if not all(category_fits(interest.category) for interest in profile.interests):
+        # Written around profile_save (by hand, an older version): serve the interests an outcome
+        # can store, so that one bad category cannot send the user's outcomes to the DLQ.
+        DECODE_ERRORS.inc()
+        logger.warning("ignoring interests with an empty, overlong or NUL category in a stored profile")
+        interests = [interest for interest in profile.interests if category_fits(interest.category)]
+        profile = msgspec.structs.replace(profile, interests=interests)
     return profile
 
 

@@ -90,6 +90,7 @@ def request(
         imps.append(Imp(imp_id=str(index), bidfloor=amount, bidfloorcur=currency))
     return BidRequest(
         request_id=request_id,
+        request_digest=f"d-{request_id}",  # any: the bidder passes it on
         user_id=user_id,
         received_at="2026-11-26T12:00:00.123Z",
         source="helios",

@@ -37,6 +37,7 @@ CONFIG = BidderSettings(profile_deadline_s=0.05)
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SPEC_FIELDS = {
     "bid_request_id",
+    "request_digest",  # docs/design.md: which requests are the same
     "imp_id",
     "user_id",
     "received_at",
@@ -152,6 +153,7 @@ def test_response_carries_every_spec_field(lookup: FakeLookup, breaker: CircuitB
     data = json.loads(msgspec.json.encode(response))
     assert set(data) == SPEC_FIELDS
     assert data["bid_request_id"] == "req-1"
+    assert data["request_digest"] == "d-req-1"  # the request's, passed on
     assert data["imp_id"] == "1"
     assert data["user_id"] == "user-standard"
     assert data["received_at"] == "2026-11-26T12:00:00.123Z"

@@ -2,6 +2,7 @@
 
 import json
 from typing import Any
+from unittest.mock import ANY
 
 import msgspec
 import pytest
@@ -43,6 +44,7 @@ SIMPLE_EXAMPLE = {
 def test_simple_form_example_from_the_spec():
     assert parse(SIMPLE_EXAMPLE) == BidRequest(
         request_id="req-12345",
+        request_digest=ANY,  # its own tests: test_validation.py
         user_id="user-001",
         received_at=NOW,
         source="helios",
@@ -96,8 +98,65 @@ def test_simple_form_device_ua_is_a_synonym_of_user_agent():
     assert parse({"device": {"user_agent": "UA/2", "ua": "UA/1"}}).device_ua == "UA/2"
 
 
-def test_simple_form_floor_is_rounded_to_4_decimals():
+def test_simple_form_floor_is_rounded_up_to_4_decimals():
     assert parse({"ad_slots": [{"min_bid": 0.123456}]}).imps[0].bidfloor == 0.1235
+    # Up, so that a 4-decimal bid clears it exactly when it clears the floor sent (issue 14).
+    assert parse({"ad_slots": [{"min_bid": 1.20005}]}).imps[0].bidfloor == 1.2001
+    assert parse({"ad_slots": [{"min_bid": 1.20001}]}).imps[0].bidfloor == 1.2001
+    assert parse({"ad_slots": [{"min_bid": 1.2}]}).imps[0].bidfloor == 1.2
+
+
+def test_floors_up_to_what_the_money_column_holds_are_accepted():
+    assert parse({"ad_slots": [{"min_bid": 99_999_999.9999}]}).imps[0].bidfloor == 99_999_999.9999
+    assert error_locs({"ad_slots": [{"min_bid": 99_999_999.99991}]}) == ["ad_slots[0].min_bid"]
+    assert error_locs({"id": "r", "imp": [{"id": "1", "bidfloor": 1e8}]}) == ["imp[0].bidfloor"]
+
+
+@pytest.mark.parametrize(
+    ("doc", "loc"),
+    [
+        ({"request_id": "a\x00b"}, "request_id"),
+        ({"user_id": "\x00"}, "user_id"),
+        ({"site": {"domain": "news\x00.com"}}, "site.domain"),
+        ({"ad_slots": [{"id": "s\x00"}]}, "ad_slots[0].id"),
+        ({"id": "r\x00", "imp": [{"id": "1"}]}, "id"),
+        ({"id": "r", "imp": [{"id": "1"}], "user": {"buyeruid": "\x00"}}, "user.buyeruid"),
+        ({"id": "r", "imp": [{"id": "1"}], "app": {"bundle": "com.\x00"}}, "app.bundle"),
+    ],
+)
+def test_a_nul_in_a_stored_string_is_400(doc, loc):
+    """PostgreSQL text cannot hold NUL: the outcome would be refused after a 202 (issue 14)."""
+    assert error_locs(doc) == [loc]
+
+
+# --- The request digest: which accepted requests are the same (docs/design.md) ---
+
+
+def test_the_digest_is_the_same_for_the_same_request_whatever_its_arrival_time():
+    first = parse_bid_request(json.dumps(ORTB_EXAMPLE).encode(), received_at="2026-11-26T12:00:00.000Z")
+    again = parse_bid_request(json.dumps(ORTB_EXAMPLE).encode(), received_at="2026-11-26T12:00:09.000Z")
+    assert len(first.request_digest) == 16 and int(first.request_digest, 16) >= 0
+    assert first.request_digest == again.request_digest
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"site": {"domain": "other.example"}},
+        {"user": {"id": "someone-else"}},
+        {"imp": [{"id": "1", "bidfloor": 0.5}]},
+        {"tmax": 99},
+    ],
+)
+def test_distinct_requests_sharing_an_id_have_distinct_digests(change):
+    assert parse({**ORTB_EXAMPLE, **change}).request_digest != parse(ORTB_EXAMPLE).request_digest
+
+
+def test_a_simple_and_an_openrtb_request_sharing_an_id_have_distinct_digests():
+    simple = parse({"request_id": "1"})
+    ortb = parse({"id": "1", "imp": [{"id": "1"}]})
+    assert simple.request_id == ortb.request_id
+    assert simple.request_digest != ortb.request_digest
 
 
 def test_simple_form_unknown_fields_are_ignored():
@@ -176,6 +235,7 @@ ORTB_EXAMPLE = {
 def test_openrtb_example_maps_every_member():
     assert parse(ORTB_EXAMPLE) == BidRequest(
         request_id="80ce30c53c16e6ede735f123ef6e32361bfc7b22",
+        request_digest=ANY,  # its own tests: test_validation.py
         user_id="55816b39711f9b5acf3b90e313ed29e51665623f",
         received_at=NOW,
         source="openrtb",
@@ -415,7 +475,10 @@ def test_any_json_gives_a_request_or_invalid_request(doc):
     assert 1 <= len(request.imps) <= 16
 
 
-ids = st.text(min_size=1, max_size=128)
+# Stored strings (ids, domains) hold no NUL: PostgreSQL text cannot (test_a_nul_in_a_stored_string_is_400).
+stored_chars = st.characters(codec="utf-8", exclude_characters="\x00")
+ids = st.text(stored_chars, min_size=1, max_size=128)
+domains = st.text(stored_chars, max_size=255)
 floors = st.floats(min_value=0, max_value=1e6, allow_nan=False)
 sizes = st.integers(min_value=0, max_value=99_999)
 optional_text = st.none() | st.text(max_size=64)
@@ -439,7 +502,7 @@ def openrtb_requests(draw):
         imps.append(imp)
     doc: dict[str, Any] = {"id": draw(ids), "imp": imps, "ext": draw(json_values)}
     if draw(st.booleans()):
-        doc["site"] = {"domain": draw(st.text(max_size=255)), "page": draw(st.text(max_size=300))}
+        doc["site"] = {"domain": draw(domains), "page": draw(st.text(max_size=300))}
     if draw(st.booleans()):
         doc["device"] = {"ip": draw(st.text(max_size=45)), "ua": draw(st.text(max_size=300))}
     if draw(st.booleans()):
@@ -477,7 +540,7 @@ def simple_requests(draw):
     if draw(st.booleans()):
         doc["user_id"] = draw(ids)
     if draw(st.booleans()):
-        doc["site"] = {"domain": draw(st.text(max_size=255))}
+        doc["site"] = {"domain": draw(domains)}
     if draw(st.booleans()):
         doc["device"] = {draw(st.sampled_from(["ua", "user_agent"])): draw(st.text(max_size=300))}
     if draw(st.booleans()):

@@ -1,6 +1,9 @@
 """The REST API as a client sees it: envelopes, fields, filters, ordering, pagination, and a 400
 naming the parameter for every bad value (SPEC §7)."""
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -8,9 +11,10 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from outcomes.apis import MAX_PAGE_SIZE, filter_parameters
 from outcomes.filters import OutcomeFilter, OutcomeListFilter
 from outcomes.models import AuctionOutcome
+from outcomes.openapi import filter_parameters
+from outcomes.pagination import MAX_PAGE_SIZE
 from outcomes.services import outcome_record_batch
 from outcomes.tests.factories import BASE_TIME, AuctionOutcomeFactory, outcome_message, outcome_rows
 
@@ -32,6 +36,7 @@ LIST_FIELDS = {
 DETAIL_FIELDS = {
     "id",
     "bid_id",
+    "request_digest",
     "imp_id",
     "user_id",
     "site_domain",
@@ -160,9 +165,62 @@ def test_page_size_limits(api: APIClient) -> None:
 def test_page_past_the_last_is_404_and_page_one_of_nothing_is_empty(api: APIClient, sample: None) -> None:
     response = api.get("/api/outcomes/", {"page": 2})
     assert response.status_code == 404 and "detail" in response.json()
-    assert api.get("/api/outcomes/", {"page": 10**9}).status_code == 404
+    assert api.get("/api/outcomes/", {"page": 100, "page_size": 100}).status_code == 404  # the deepest page
     assert api.get("/api/outcomes/", {"page": "2", "user_id": "nobody"}).status_code == 404
     assert get(api, "/api/outcomes/", user_id="nobody", page=1)["results"] == []
+
+
+@pytest.mark.parametrize(("page", "page_size"), [(10**9, 1), (10_001, 1), (11, 1000), (101, 100)])
+def test_pages_beyond_the_result_window_are_refused(api: APIClient, sample: None, page: int, page_size: int) -> None:
+    """An OFFSET reads every row it skips: deep pages are refused (issue 14), not served slowly.
+    DRF's answer to a page it cannot serve, a 404, saying why."""
+    response = api.get("/api/outcomes/", {"page": page, "page_size": page_size})
+    assert response.status_code == 404
+    assert "at most the first 10000 results" in response.json()["detail"]
+
+
+def test_the_result_window_is_a_setting(api: APIClient, sample: None, settings: Any) -> None:
+    settings.HELIOS_API_MAX_RESULTS = 4
+    assert len(get(api, "/api/outcomes/", page=2, page_size=2)["results"]) == 2
+    assert "at most the first 4 results" in api.get("/api/outcomes/", {"page": 3, "page_size": 2}).json()["detail"]
+    assert api.get("/api/outcomes/winners/", {"page_size": 5}).status_code == 404
+
+
+def test_throttling_is_off_by_default_and_answers_429_once_a_rate_is_set(
+    api: APIClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.core.cache import cache
+    from rest_framework.throttling import SimpleRateThrottle
+
+    cache.clear()
+    assert all(api.get("/api/outcomes/stats/").status_code == 200 for _ in range(5))
+    # DRF reads the rates once, at import: what HELIOS_API_THROTTLE_ANON sets (next test).
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/minute", "user": None})
+    try:
+        assert [api.get("/api/outcomes/stats/").status_code for _ in range(3)] == [200, 200, 429]
+        response = api.get("/api/outcomes/")
+        assert response.status_code == 429 and int(response["Retry-After"]) > 0
+    finally:
+        cache.clear()
+
+
+@pytest.mark.parametrize(("rate", "expected"), [("30/minute", "(30, 60)"), ("", "None")])
+def test_the_throttle_rates_come_from_the_environment(rate: str, expected: str) -> None:
+    code = (
+        "import django; django.setup(); from rest_framework.throttling import AnonRateThrottle as T; "
+        "t = T(); print((t.num_requests, t.duration) if t.rate else None)"
+    )
+    env = {**os.environ, "HELIOS_API_THROTTLE_ANON": rate, "DJANGO_SETTINGS_MODULE": "helios_site.settings_dev"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
+
+
+def test_a_malformed_throttle_rate_stops_the_start() -> None:
+    env = {**os.environ, "HELIOS_API_THROTTLE_USER": "lots", "DJANGO_SETTINGS_MODULE": "helios_site.settings_dev"}
+    out = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode != 0 and "HELIOS_API_THROTTLE_USER" in out.stderr
 
 
 def test_count_stays_exact_for_rows_the_rollups_do_not_know(api: APIClient, sample: None) -> None:
@@ -208,6 +266,8 @@ def test_count_stays_exact_for_rows_the_rollups_do_not_know(api: APIClient, samp
         ({"search": "SEARCHABLE"}, ["f"]),  # user id
         ({"search": "user-00"}, ["e", "c", "b", "a"]),
         ({"search": "d"}, ["d"]),  # bid id
+        # Under 3 characters a term matches whole values only (no index serves shorter substrings).
+        ({"search": "ws"}, []),
         ({"search": "  "}, ["f", "e", "d", "c", "b", "a"]),
         ({"user_id": "", "min_price": "", "enriched": ""}, ["f", "e", "d", "c", "b", "a"]),  # empty = unset
         ({"unknown": "x"}, ["f", "e", "d", "c", "b", "a"]),

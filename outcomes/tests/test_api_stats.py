@@ -113,10 +113,14 @@ def brute_stats(outcomes: list[messages.AuctionOutcomeMessage]) -> dict[str, Any
     }
 
 
-def brute_daily(outcomes: list[messages.AuctionOutcomeMessage]) -> list[dict[str, Any]]:
+def brute_daily(outcomes: list[messages.AuctionOutcomeMessage], since: date | None = None) -> list[dict[str, Any]]:
+    """With `since`, every day from it to the last day with outcomes is listed (zeros when empty)."""
     days: dict[date, list[messages.AuctionOutcomeMessage]] = defaultdict(list)
     for outcome in outcomes:
         days[messages.parse_time(outcome.received_at).astimezone(UTC).date()].append(outcome)
+    if since is not None and days:
+        for n in range((max(days) - since).days + 1):
+            days.setdefault(since + timedelta(days=n), [])
     result = []
     for day in sorted(days):
         wins = [o for o in days[day] if o.win_status]
@@ -139,7 +143,7 @@ def test_stats_and_daily_stats_equal_brute_force(api: APIClient, specs: Any, par
     outcomes = [o for o in load(specs) if matches(o, params)]
     assert api.get("/api/outcomes/stats/", params).json() == brute_stats(outcomes)
     daily = api.get("/api/outcomes/daily-stats/", params).json()
-    assert daily == brute_daily(outcomes)
+    assert daily == brute_daily(outcomes, date(2026, 11, 22) if "since" in params else None)
     assert api.get("/api/outcomes/daily_stats/", params).json() == daily
     # The list agrees with the stats on the same filters.
     assert api.get("/api/outcomes/", {**params, "page_size": "1"}).json()["count"] == len(outcomes)
@@ -177,3 +181,28 @@ def test_unfiltered_answers_come_from_the_rollups(api: APIClient, django_assert_
         assert api.get("/api/outcomes/", {"page_size": 2}).json()["count"] == 5
     assert "COUNT" not in captured.captured_queries[0]["sql"].upper()
     assert "outcomes_outcomedailyrollup" in captured.captured_queries[1]["sql"]
+
+
+def test_daily_stats_list_days_without_outcomes_as_zeros_inside_since_until(api: APIClient) -> None:
+    """Issue 14: a chart of a requested range has every day, not only the days with outcomes."""
+    load([(True, 85, True, "user-001", 0), (False, 60, True, "user-001", 3 * 86400)])
+    start = START.date()
+    zero = {"total": 0, "wins": 0, "revenue": 0.0, "avg_win_price": 0.0}
+    params = {"since": (start - timedelta(days=1)).isoformat(), "until": (start + timedelta(days=5)).isoformat()}
+    days = api.get("/api/outcomes/daily-stats/", params).json()
+    assert [d["date"] for d in days] == [(start + timedelta(days=n)).isoformat() for n in range(-1, 5)]
+    assert [d["total"] for d in days] == [0, 1, 0, 0, 1, 0]
+    assert days[0] == {"date": (start - timedelta(days=1)).isoformat(), **zero}
+    # The same with a filter (aggregated over rows instead of the rollups), and with one bound.
+    assert api.get("/api/outcomes/daily-stats/", {**params, "user_id": "user-001"}).json() == days
+    since_only = api.get("/api/outcomes/daily-stats/", {"since": params["since"]}).json()
+    assert [d["total"] for d in since_only] == [0, 1, 0, 0, 1]
+    # Without since/until, the days with outcomes only (as before).
+    assert [d["total"] for d in api.get("/api/outcomes/daily-stats/").json()] == [1, 1]
+
+
+def test_a_daily_range_of_centuries_is_bounded(api: APIClient) -> None:
+    load([(True, 85, True, "user-001", 0)])
+    days = api.get("/api/outcomes/daily-stats/", {"since": "0001-01-01", "until": "9999-12-31"}).json()
+    assert len(days) == 3660 + 1  # the last 3660 days of the range, and the day with outcomes
+    assert sum(d["total"] for d in days) == 1

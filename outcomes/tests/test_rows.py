@@ -14,10 +14,15 @@ from outcomes.tests.factories import outcome_message
 
 def test_row_carries_the_message() -> None:
     message = outcome_message(
-        bid_request_id="req-1", imp_id="2", received_at="2026-11-26T12:00:00.123Z", bid_price=1.2, won=True
+        bid_request_id="req-1",
+        request_digest="0123456789abcdef",
+        imp_id="2",
+        received_at="2026-11-26T12:00:00.123Z",
+        bid_price=1.2,
+        won=True,
     )
     row = outcome_row(message)
-    assert row.key == ("req-1", "2")
+    assert row.key == ("req-1", "0123456789abcdef", "2")
     assert row.timestamp == datetime(2026, 11, 26, 12, 0, 0, 123000, tzinfo=UTC)
     assert row.day == datetime(2026, 11, 26).date()
     assert (row.win_price, row.bid_price, row.bid_floor) == (Decimal("1.2000"), Decimal("1.2000"), Decimal("0.5000"))

@@ -1,5 +1,6 @@
 """The gRPC service in-process (fakeredis) and against the real local Redis."""
 
+import json
 import time
 import uuid
 from collections.abc import Callable
@@ -69,6 +70,15 @@ def test_get_a_user_without_interests(fake_service):
     reply = stub.GetUserProfile(pb.GetUserProfileRequest(user_id="user-018"), timeout=2)
     assert list(reply.profile.interests) == []
     assert reply.profile.locale == "en-US"
+
+
+def test_a_stored_category_no_outcome_can_hold_is_not_served(fake_service):
+    """Written around profile_save (by hand in Redis): the bidder must not get it (issue 14)."""
+    stub, _, store = fake_service
+    raw = {"user_id": "hand", "interests": [{"category": "c" * 65, "score": 0.99}, {"category": "food", "score": 0.5}]}
+    store.client.set(profile_key("hand"), json.dumps(raw))
+    reply = stub.GetUserProfile(pb.GetUserProfileRequest(user_id="hand"), timeout=2)
+    assert [(i.category, i.score) for i in reply.profile.interests] == [("food", 0.5)]
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,9 @@ def test_get_many_drops_empty_ids(store):
         Profile(user_id="x" * 129),
         Profile(user_id=" padded"),
         Profile(user_id="u", interests=[Interest(category="", score=0.5)]),
+        # An outcome stores the winning interest in 64 characters, without NUL (issue 14).
+        Profile(user_id="u", interests=[Interest(category="c" * 65, score=0.5)]),
+        Profile(user_id="u", interests=[Interest(category="fo\x00od", score=0.5)]),
         Profile(user_id="u", interests=[Interest(category="food", score=1.01)]),
         Profile(user_id="u", interests=[Interest(category="food", score=-0.1)]),
         Profile(user_id="u", interests=[Interest(category="food", score=math.nan)]),
@@ -55,6 +58,7 @@ def test_invalid_profiles_are_refused(store, profile):
 def test_boundaries_are_valid():
     for score in (0.0, 1.0):
         profile_validate(profile=Profile(user_id="x" * 128, interests=[Interest(category="c", score=score)]))
+    profile_validate(profile=Profile(user_id="u", interests=[Interest(category="c" * 64, score=0.5)]))
 
 
 def test_save_many_stops_at_the_first_invalid_profile(store):
