@@ -37,7 +37,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_campaigns
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench lint format protos check
+.PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench bench-anchor lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -83,8 +83,13 @@ test-slow: system-deps services-up topics
 
 # Benchmarks on the local services; results in bench/results/, table in docs/benchmarks.md.
 # BENCH_QUICK=1 for a short smoke run, BENCH_PROFILE=0 without the py-spy flame graphs.
-bench: services-up
+bench: services-up bench-anchor
 	$(SERVICES_ENV) HELIOS_PYTHON=$(PY) bash bench/run.sh
+
+# The Go anchor of the intake benchmark (bench/anchors/), built with the machine's Go (GO=...).
+GO ?= $(shell command -v go || echo /usr/local/go/bin/go)
+bench-anchor:
+	cd bench/anchors && GOFLAGS=$${GOFLAGS:--mod=mod} $(GO) build -o bin/anchor .
 
 # Only the layers that need no service (and no browser).
 test-fast: venv
@@ -114,4 +119,5 @@ help:
 	@echo "make lint          ruff + mypy + lint-imports"
 	@echo "make lock          requirements.lock from requirements*.txt (after adding a package)"
 	@echo "make bench         benchmarks on the local services -> docs/benchmarks.md"
+	@echo "make bench-anchor  build the Go anchor of the intake benchmark (bench/anchors/)"
 	@echo "make services-up | services-down | services-status"

@@ -436,13 +436,23 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (its threads included), in seconds; 0 once it is gone."""
+def _stat_fields(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU time of a process (its threads included), in seconds; 0 once it is gone.
+    With `reaped_children`, plus that of its children that exited and were waited for."""
+    fields = _stat_fields(pid)
+    if fields is None:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
 
 
 def machine_busy() -> tuple[float, float]:
@@ -453,35 +463,103 @@ def machine_busy() -> tuple[float, float]:
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
 
 
-def service_pids() -> dict[str, list[int]]:
-    """The Kafka broker of scripts/services.sh and every PostgreSQL process (all databases)."""
-    pids: dict[str, list[int]] = {"kafka": [], "postgres": []}
-    broker = REPO / ".services" / "kafka" / "broker.pid"
-    if broker.exists():
-        pids["kafka"].append(int(broker.read_text().split()[0]))
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on `port` (TCP, IPv4 or IPv6)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                inodes.add(fields[9])
+    return inodes
+
+
+def pid_listening_on(port: int) -> int | None:
+    """The process holding a listening socket on `port` (needs to read other processes' fds)."""
+    wanted = {f"socket:[{inode}]" for inode in _listening_inodes(port)}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or not wanted:
+            continue
+        try:
+            if any(os.readlink(fd) in wanted for fd in (entry / "fd").iterdir()):
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def broker_pid() -> int | None:
+    """The Kafka broker: scripts/services.sh's pid file, else whoever listens on the bootstrap port
+    (a worktree whose services run from another checkout has no pid file of its own)."""
+    state = Path(os.environ.get("HELIOS_STATE_DIR", REPO / ".services"))
+    pidfile = state / "kafka" / "broker.pid"
+    if pidfile.exists():
+        pid = int(pidfile.read_text().split()[0])
+        if Path(f"/proc/{pid}").exists():
+            return pid
+    port = int(kafka_bootstrap().split(",")[0].rsplit(":", 1)[1])
+    return pid_listening_on(port)
+
+
+def _postgres_pids() -> list[int]:
+    pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() == "postgres":
-                    pids["postgres"].append(int(entry.name))
+                    pids.append(int(entry.name))
             except OSError:
                 continue
     return pids
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time of the whole PostgreSQL server: its live processes, plus the backends that already
+    exited (short-lived connections), which the postmaster's reaped-children time holds."""
+    pids = set(_postgres_pids())
+    total = 0.0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        parent = int(fields[1]) if fields else 0
+        total += cpu_seconds(pid, reaped_children=parent not in pids)  # the postmaster: its children too
+    return total
+
+
+def service_pids() -> dict[str, "list[int] | Callable[[], float]"]:
+    """CpuMeter groups of the services: the Kafka broker, and the PostgreSQL server (every
+    database's work, backends that come and go included)."""
+    broker = broker_pid()
+    return {"kafka": [broker] if broker else [], "postgres": postgres_cpu_seconds}
+
+
 class CpuMeter:
     """CPU used by named groups of processes, and by the whole machine, between start() and stop().
 
-    A process that exits in between (a PostgreSQL backend of someone else's test) is left out."""
+    A group is a list of pids (one that exits in between is left out) or a function returning the
+    CPU seconds the group used so far."""
 
-    def __init__(self, groups: Mapping[str, list[int]]) -> None:
+    def __init__(self, groups: "Mapping[str, list[int] | Callable[[], float]]") -> None:
         self.groups = groups
-        self._start: dict[int, float] = {}
+        self._start: dict[str, dict[int, float] | float] = {}
         self._machine = (0.0, 0.0)
         self._t = 0.0
 
-    def _sample(self) -> dict[int, float]:
-        return {pid: cpu_seconds(pid) for pids in self.groups.values() for pid in pids}
+    def _sample(self) -> dict[str, dict[int, float] | float]:
+        return {
+            name: group() if callable(group) else {pid: cpu_seconds(pid) for pid in group}
+            for name, group in self.groups.items()
+        }
+
+    @staticmethod
+    def _used(before: dict[int, float] | float, after: dict[int, float] | float) -> float:
+        if isinstance(before, float) and isinstance(after, float):
+            return max(after - before, 0.0)
+        assert isinstance(before, dict) and isinstance(after, dict)
+        return sum(max(after[p] - before[p], 0.0) for p in after if after[p] > 0)
 
     def start(self) -> None:
         self._start, self._machine, self._t = self._sample(), machine_busy(), time.monotonic()
@@ -491,12 +569,14 @@ class CpuMeter:
         elapsed = time.monotonic() - self._t
         end = self._sample()
         busy, total = machine_busy()
-        cores = {
-            name: round(sum(max(end[p] - self._start[p], 0.0) for p in pids if end[p] > 0) / elapsed, 2)
-            for name, pids in self.groups.items()
-        }
-        cores["machine"] = round((busy - self._machine[0]) / (total - self._machine[1]) * (os.cpu_count() or 1), 2)
+        cores = {name: round(self._used(self._start[name], end[name]) / elapsed, 3) for name in self.groups}
+        cores["machine"] = round((busy - self._machine[0]) / (total - self._machine[1]) * (os.cpu_count() or 1), 3)
         return cores
+
+
+def cpu_ms_per_item(cores: Mapping[str, float], items_per_s: float) -> dict[str, float | None]:
+    """CPU milliseconds each group spent per item (a bid), from its cores and the item rate."""
+    return {name: (round(c * 1000 / items_per_s, 3) if items_per_s > 0 else None) for name, c in cores.items()}
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, interval_s: float = 0.05) -> bool:

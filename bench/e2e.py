@@ -14,6 +14,10 @@ then runs bench/loadgen.py (a separate process) at each rate in turn. For each s
   left when the generator stopped drains within DRAIN_OK_S, the generator kept its rate and
   < 0.1 % of requests were answered other than 202.
 
+Over the same window, the CPU of every role process, the load generator, the Kafka broker, the
+PostgreSQL server (all its processes, exited backends included) and the whole machine
+(/proc/<pid>/stat, /proc/stat): in cores and in CPU milliseconds per accepted bid.
+
 A step passes when it is sustained with p99 <= 100 ms. The result is the highest passing rate and
 the p50 at 1,000 bids/s; bench/results/e2e.json. Stops after two failed steps in a row (or a
 backlog that does not drain within a minute), once the 1,000 bids/s step has run.
@@ -38,6 +42,7 @@ from common import (
     Metrics,
     Roles,
     bucket_delta,
+    cpu_ms_per_item,
     create_topics,
     delete_topics,
     flush_redis,
@@ -184,6 +189,8 @@ def run_step(pipeline: Pipeline, url: str, rate: float, seconds: float, database
         "answers_202": client.get("rejected", 1) <= MAX_NOT_202 * max(client.get("scheduled", 1), 1),
     }
     sustained = all(checks.values())
+    role_names = [name for name in pipeline.roles.pids() if name in cores]
+    per_bid = cpu_ms_per_item({**cores, "roles": sum(cores[name] for name in role_names)}, accepted_rate)
     step = {
         "rate_per_s": rate,
         "seconds": seconds,
@@ -202,6 +209,7 @@ def run_step(pipeline: Pipeline, url: str, rate: float, seconds: float, database
         "sustained": sustained,
         "passed": bool(sustained and p99 is not None and p99 * 1000 <= TARGET_P99_MS),
         "cpu_cores": cores,
+        "cpu_ms_per_bid": per_bid,
         "stages_p50_p99": stage_latencies(database, a_wall, b_wall),
         "enrichment": {k: c["enrichment"].get(k, 0) - a["enrichment"].get(k, 0) for k in c["enrichment"]},
         "client": client,
@@ -214,6 +222,7 @@ def run_step(pipeline: Pipeline, url: str, rate: float, seconds: float, database
         f"-> {'PASS' if step['passed'] else 'fail'} {'' if sustained else [k for k, v in checks.items() if not v]}"
     )
     log(f"          cores: {cores}")
+    log(f"          CPU ms per bid: {per_bid}")
     log(f"          stages (p50, p99 ms): {step['stages_p50_p99']}")
     return step
 

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results"
 FINDINGS = REPO / "bench" / "findings.md"
 RSS_TARGET_RATIO = 1.2
+MACHINE_MS_PER_BID_TARGET = 0.8  # issue 17
 
 
 def load(name: str) -> dict[str, Any] | None:
@@ -97,6 +98,18 @@ def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any) -> list[str]:
                 met(p99 is not None and p99 <= intake["targets"]["p99_ms"]),
             ]
         )
+        anchor_ratio = intake.get("ratio")
+        if anchor_ratio:
+            rows.append(
+                [
+                    "Intake vs the Go anchor (same run, alternated): Helios accepted/s ÷ Go accepted/s",
+                    f"{anchor_ratio['accepted_per_s']:.2f}x ({num(anchor_ratio['helios_accepted_per_s'])} vs "
+                    f"{num(anchor_ratio['go_accepted_per_s'])}/s; p99 {num(anchor_ratio['helios_p99_ms'], 2, 'ms')} "
+                    f"vs {num(anchor_ratio['go_p99_ms'], 2, 'ms')})",
+                    f"≥ {anchor_ratio['target']:.1f}x, p99 ≤ 10 ms",
+                    met(anchor_ratio["met"]),
+                ]
+            )
     else:
         rows.append(["Intake", "not run", "≥ 10,000/s, p99 ≤ 10 ms", "—"])
     if e2e:
@@ -117,6 +130,17 @@ def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any) -> list[str]:
                 met(e2e["met"]["p50_at_1000"]),
             ]
         )
+        at_1000 = next((st for st in e2e["steps"] if st["rate_per_s"] == 1000 and st.get("cpu_ms_per_bid")), None)
+        if at_1000:
+            machine_ms = at_1000["cpu_ms_per_bid"].get("machine")
+            rows.append(
+                [
+                    "End to end: whole-machine CPU per bid at 1,000 bids/s",
+                    num(machine_ms, 2, "ms"),
+                    f"≤ {MACHINE_MS_PER_BID_TARGET} ms",
+                    met(machine_ms is not None and machine_ms <= MACHINE_MS_PER_BID_TARGET),
+                ]
+            )
     else:
         rows.append(["End to end", "not run", "≥ 5,000/s, p99 ≤ 100 ms; p50 ≤ 15 ms at 1,000/s", "—"])
     if roles:
@@ -166,36 +190,51 @@ def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any) -> list[str]:
     return ["## Results against the targets", "", *table(["Benchmark", "Result", "Target", "Met"], rows)]
 
 
+def _intake_row(name: str, side: dict[str, Any]) -> list[str]:
+    errors = side.get("socket_errors") or {}
+    cpu = side.get("cpu_ms_per_accepted") or {}
+    return [
+        name,
+        num(side["accepted_per_s"]),
+        num(side.get("p50_ms"), 2, "ms"),
+        num(side.get("p90_ms"), 2, "ms"),
+        num(side.get("p99_ms"), 2, "ms"),
+        num(side.get("p99_9_ms"), 2, "ms"),
+        num(side["not_202"]),
+        ", ".join(f"{k} {v}" for k, v in errors.items() if v) or "0",
+        f"{side['messages_on_topic']:,} (≥ accepted: {'yes' if side['messages_on_topic'] >= side['accepted'] else 'NO'})",
+        " / ".join(num(cpu.get(k), 3) for k in ("handler", "kafka", "machine")) if cpu else "—",
+        side.get("load_average_during", "—"),
+    ]
+
+
 def intake_section(intake: Any) -> list[str]:
     lines = ["## Intake", ""]
     if not intake:
         return [*lines, "Not run.", ""]
     setup = intake["setup"]
+    anchor = intake.get("anchor")
+    rounds = setup.get("rounds", 1)
     lines += [
-        f"`{intake['command']}` against `{setup['server']}`, {setup['seconds']} s after a 3 s warm-up, "
-        f"topic with {setup['partitions']} partitions on the real broker. {when(intake)}; "
-        f"load average during the run {intake.get('load_average_during', '?')}.",
+        f"`{intake['command']}` against `{setup['server']}`"
+        + (f" and the Go anchor ({setup['anchor']}, {intake['machine'].get('go', 'Go')})" if anchor else "")
+        + f", {setup['seconds']} s per run after a warm-up, {rounds} run(s) per side"
+        + (" alternated (helios, go, helios, go...)" if anchor else "")
+        + f", both writing one topic with {setup['partitions']} partitions on the real broker. {when(intake)}.",
         "",
     ]
-    errors = intake.get("socket_errors") or {}
-    lines += table(
-        ["accepted/s", "p50", "p90", "p99", "p99.9", "non-202", "socket errors", "messages on the topic"],
-        [
-            [
-                num(intake["accepted_per_s"]),
-                num(intake.get("p50_ms"), 2, "ms"),
-                num(intake.get("p90_ms"), 2, "ms"),
-                num(intake.get("p99_ms"), 2, "ms"),
-                num(intake.get("p99_9_ms"), 2, "ms"),
-                num(intake["not_202"]),
-                ", ".join(f"{k} {v}" for k, v in errors.items() if v) or "0",
-                f"{intake['messages_on_topic']:,} (≥ accepted: {'yes' if intake['every_202_on_topic'] else 'NO'})",
-            ]
-        ],
-    )
+    header = ["", "accepted/s", "p50", "p90", "p99", "p99.9", "non-202", "socket errors", "messages on the topic"]
+    header += ["CPU ms per accepted: handler / kafka / machine", "load avg"]
+    rows = [_intake_row("Helios (mean of its runs)", intake)]
+    if anchor:
+        rows.append(_intake_row("Go anchor (mean of its runs)", anchor))
+    rows += [_intake_row(f"run {i}: {run['side']}", run) for i, run in enumerate(intake.get("runs", []), 1)]
+    lines += table(header, rows)
     lines += [
         "wrk is closed loop (each connection waits for its answer), so these latencies are those of 64 busy "
-        "connections, not of an open-loop arrival rate; the end-to-end benchmark below is open loop.",
+        "connections, not of an open-loop arrival rate; the end-to-end benchmark below is open loop. wrk runs on "
+        "the same 2 cores and takes a large share of them: the figures compare the two handlers under the same "
+        "conditions, they are not either handler's ceiling.",
         "",
     ]
     return lines
@@ -274,6 +313,41 @@ def e2e_section(e2e: Any) -> list[str]:
         "*client p99* is the generator's HTTP answer latency (from each request's due time). *cores* are CPU "
         "seconds per second during the step's window (`/proc/<pid>/stat`); *postgres* is every PostgreSQL "
         "process (other databases' too), *machine* the whole box, other work included (2.0 = both cores busy).",
+        "",
+    ]
+    return lines + cpu_per_bid_table(e2e["steps"])
+
+
+CPU_GROUPS = (
+    "handler",
+    "bidder",
+    "auction",
+    "outcomes",
+    "profiles",
+    "roles",
+    "loadgen",
+    "kafka",
+    "postgres",
+    "machine",
+)
+
+
+def cpu_per_bid_table(steps: list[dict[str, Any]]) -> list[str]:
+    """CPU milliseconds per accepted bid, per step, of each role, the services and the machine."""
+    measured = [s for s in steps if s.get("cpu_ms_per_bid")]
+    if not measured:
+        return []
+    lines = ["### CPU per bid", ""]
+    rows = [
+        [num(s["rate_per_s"]), num(s["accepted_per_s"])] + [num(s["cpu_ms_per_bid"].get(g), 3) for g in CPU_GROUPS]
+        for s in measured
+    ]
+    lines += table(["bids/s sent", "accepted/s", *CPU_GROUPS], rows)
+    lines += [
+        "CPU milliseconds per accepted bid over each step's window: a group's CPU seconds per second ÷ the accepted "
+        "bids per second. *roles* is the five role processes together; *loadgen* the load generator; *postgres* "
+        "the whole PostgreSQL server (its exited backends included, other databases' work too); *machine* "
+        "`/proc/stat`'s busy time, everything on the box (other work included).",
         "",
     ]
     return lines
@@ -449,7 +523,8 @@ def render() -> str:
         "`make bench` runs every benchmark on the local services (PostgreSQL, Redis, Kafka from "
         "`scripts/services.sh`) and renders this page; `BENCH_QUICK=1 make bench` is a short smoke run. "
         "Each benchmark uses its own topics (random prefix, deleted afterwards), the `helios_bench_roles` database "
-        "and Redis database 12. Raw results: `bench/results/*.json`.",
+        "and Redis database 12. The intake benchmark also builds (with the machine's Go) and runs a Go anchor, "
+        "`bench/anchors/`, alternated with Helios's handler. Raw results: `bench/results/*.json`.",
         "",
     ]
     lines += machine_section([intake, e2e, roles])

@@ -6,6 +6,9 @@
 #   BENCH_EMBEDDED_MINUTES=N  length of the embedded-mode RSS run (default 10; 1.5 when quick)
 #   BENCH_ONLY="intake e2e"   a subset of: intake roles e2e embedded
 #
+# The intake benchmark also builds (with the machine's Go: GO=/path/to/go) and runs the Go anchor of
+# bench/anchors/, alternated with Helios's handler; the ratio of the two is a row of the table.
+#
 # Expects the local services up (make services-up) and their URLs in the environment (the
 # Makefile's SERVICES_ENV). A failed benchmark does not stop the others; the exit status says.
 set -uo pipefail

@@ -1,0 +1,77 @@
+"""bench/report.py renders the Go anchor's ratio and the CPU per bid from the results' JSON."""
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))  # bench/ holds scripts, not a package
+import report
+
+SIDE = {
+    "accepted": 100_000,
+    "not_202": 0,
+    "socket_errors": {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+    "messages_on_topic": 100_000,
+    "every_202_on_topic": True,
+    "p50_ms": 3.0,
+    "p90_ms": 5.0,
+    "p99_ms": 9.0,
+    "p99_9_ms": 20.0,
+    "cpu_ms_per_accepted": {"handler": 0.05, "kafka": 0.01, "machine": 0.1},
+}
+
+
+def test_the_page_shows_the_anchor_ratio_and_the_cpu_per_bid(tmp_path, monkeypatch):
+    intake = {
+        **SIDE,
+        "accepted_per_s": 12_000.0,
+        "machine": {"nproc": 2, "go": "go version go1.26"},
+        "command": "wrk -t2 -c64 -d30s --latency -s bench/intake_bid.lua <handler>/bid",
+        "setup": {"server": "manage.py runkafka handler", "anchor": "Go", "seconds": 30, "rounds": 2, "partitions": 3},
+        "anchor": {**SIDE, "accepted_per_s": 16_000.0, "p99_ms": 8.0},
+        "ratio": {
+            "accepted_per_s": 0.75,
+            "helios_accepted_per_s": 12_000.0,
+            "go_accepted_per_s": 16_000.0,
+            "helios_p99_ms": 9.0,
+            "go_p99_ms": 8.0,
+            "target": 1.0,
+            "met": False,
+        },
+        "runs": [
+            {**SIDE, "side": "helios", "accepted_per_s": 12_000.0},
+            {**SIDE, "side": "go", "accepted_per_s": 16_000.0},
+        ],
+        "targets": {"accepted_per_s": 10_000, "p99_ms": 10.0},
+    }
+    step = {
+        "rate_per_s": 1000,
+        "accepted_per_s": 1000.0,
+        "stored_per_s": 1700.0,
+        "latency_p50_ms": 20.0,
+        "latency_p99_ms": 90.0,
+        "drain_s": 0.1,
+        "checks": {},
+        "sustained": True,
+        "passed": True,
+        "cpu_ms_per_bid": {"handler": 0.2, "roles": 1.1, "kafka": 0.4, "postgres": 0.1, "machine": 1.8},
+    }
+    e2e = {
+        "machine": {"nproc": 2},
+        "setup": {"roles": "roles", "generator": "loadgen", "seconds_per_step": 30, "partitions": 3},
+        "max_sustained_rate_per_s": 1000,
+        "p50_ms_at_1000": 20.0,
+        "met": {"rate": False, "p50_at_1000": False},
+        "steps": [step],
+    }
+    (tmp_path / "intake.json").write_text(json.dumps(intake))
+    (tmp_path / "e2e.json").write_text(json.dumps(e2e))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "FINDINGS", tmp_path / "none.md")
+
+    page = report.render()
+
+    assert "| Intake vs the Go anchor (same run, alternated): Helios accepted/s ÷ Go accepted/s | 0.75x" in page
+    assert "| Go anchor (mean of its runs) | 16,000 |" in page
+    assert "| End to end: whole-machine CPU per bid at 1,000 bids/s | 1.80 ms | ≤ 0.8 ms | **not met** |" in page
+    assert "| 1,000 | 1,000 | 0.200 | — | — | — | — | 1.100 | — | 0.400 | 0.100 | 1.800 |" in page
