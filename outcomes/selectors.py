@@ -1,4 +1,5 @@
-"""Reads of the outcomes app: the stats of SPEC §7, the live dashboard's reads, the REST API's.
+"""Reads of the outcomes app: the stats of SPEC §7 and the REST API's (the live dashboard's are in
+`outcomes/recent.py`).
 
 Without a queryset the stats come from the daily rollup rows (a few hundred rows whatever the
 number of outcomes); with one (the API's filtered set) they are aggregated over its rows. Both give
@@ -11,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import Case, Count, DecimalField, IntegerField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce, TruncDate, TruncSecond
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
 
 from outcomes.filters import OutcomeFilter, OutcomeListFilter
 from outcomes.models import SUM_DIGITS, AuctionOutcome, OutcomeDailyRollup
@@ -158,60 +159,6 @@ def _days(found: Mapping[date, object], *, since: datetime | None, until: dateti
     if (last - first).days >= MAX_DAILY_DAYS:
         first = last - timedelta(days=MAX_DAILY_DAYS - 1)
     return sorted(set(found).union(first + timedelta(days=n) for n in range((last - first).days + 1)))
-
-
-# --- The live dashboard's reads: what was stored lately, by insert time (`created_at`, indexed) ---
-
-
-@dataclass
-class OutcomeBin:
-    """Outcomes stored in one time bin: counts, and a histogram of bid prices by bucket."""
-
-    start: int  # epoch seconds
-    count: int
-    wins: int
-    histogram: list[int]
-
-
-def _price_bucket_expression(price_edges: Sequence[float]) -> Case:
-    whens = [When(bid_price__lte=0, then=Value(0))]
-    whens += [When(bid_price__lt=edge, then=Value(i + 1)) for i, edge in enumerate(price_edges)]
-    return Case(*whens, default=Value(len(price_edges) + 1), output_field=IntegerField())
-
-
-def outcome_series(*, first: int, bin_s: int, bins: int, price_edges: Sequence[float]) -> list[OutcomeBin]:
-    """The outcomes stored in `bins` bins of `bin_s` seconds from epoch second `first`, oldest
-    first. Histogram buckets: 0 for no bid (price 0), then `i + 1` for prices below
-    `price_edges[i]` (ascending), the last for prices at or above the last edge."""
-    series = [OutcomeBin(first + i * bin_s, 0, 0, [0] * (len(price_edges) + 2)) for i in range(bins)]
-    # Grouped per second and price bucket in the database (at most bins x bin_s x buckets rows).
-    grouped = (
-        AuctionOutcome.objects.filter(created_at__gte=datetime.fromtimestamp(first, UTC))
-        .annotate(second=TruncSecond("created_at", tzinfo=UTC), bucket=_price_bucket_expression(price_edges))
-        .values("second", "bucket")
-        .order_by()
-        .annotate(count=Count("pk"), wins=Count("pk", filter=Q(win_status=True)))
-        .values_list("second", "bucket", "count", "wins")
-    )
-    for second, bucket, count, wins in grouped:
-        index = (int(second.timestamp()) - first) // bin_s
-        if 0 <= index < bins:
-            series[index].count += count
-            series[index].wins += wins
-            series[index].histogram[bucket] += count
-    return series
-
-
-def outcome_store_latencies(*, since: datetime) -> list[float]:
-    """Seconds from request received (`timestamp`) to row stored (`created_at`), over the rows
-    stored since `since`."""
-    stored = AuctionOutcome.objects.filter(created_at__gte=since).values_list("created_at", "timestamp")
-    return [max((created - received).total_seconds(), 0.0) for created, received in stored]
-
-
-def outcome_latest(*, limit: int) -> list[AuctionOutcome]:
-    """The `limit` outcomes stored last, newest first."""
-    return list(AuctionOutcome.objects.order_by("-created_at", "-id")[:limit])
 
 
 # --- The REST API's reads: a filtered selection of outcomes, its size, one outcome ---

@@ -18,7 +18,7 @@ from dashboard.snapshots.shape import (
     to_message,
     totals_from_database,
 )
-from outcomes.selectors import outcome_latest, outcome_series, outcome_store_latencies
+from outcomes.recent import outcome_latest, outcome_series, outcome_store_latencies
 
 
 def snapshot_from_database(*, now: float | None = None) -> dict[str, Any]:
