@@ -19,21 +19,20 @@ from arroyo.backends.kafka import KafkaPayload
 
 from bidding.breaker import CircuitBreaker
 from bidding.config import BidderSettings, bidder_settings
-from bidding.decision import Decision, Placement, Slot, decide_request
+from bidding.decision import Placement, Slot, decide_request
 from bidding.enrichment import enrichment_status, lookup_profiles, make_breaker, make_lookup
 from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURATION, PROFILE_ENRICHMENT
-from bidding.pricing import BidDecision
 from bidding.readiness import profiles_ready
-from bidding.responses import bid_response
+from bidding.responses import bid_decision, bid_response
 from campaigns.house import HOUSE_KEY
-from campaigns.index import CampaignIndex, CampaignSpec, CreativeSpec, build_index
+from campaigns.index import CampaignIndex, CampaignSpec, build_index
 from campaigns.refresher import SHARED
 from pipeline import topics
 from pipeline.logs import log_requests
-from pipeline.messages import AdCreative, BidRequest, BidResponse, utc_now
+from pipeline.messages import BidRequest, BidResponse, utc_now
 from pipeline.roles import RoleContext
 from pipeline.strategies import TransformFactory, payload
-from profiles.types import Profile, ProfileLookup
+from profiles.types import ProfileLookup
 
 logger = logging.getLogger(__name__)
 
@@ -89,31 +88,6 @@ def process_bid_requests(
         BID_REQUESTS_PROCESSED.labels(status).inc(count)
     BID_RESPONSE_DURATION.observe(time.perf_counter() - started)
     return responses
-
-
-def bid_decision(decided: Decision, profile: Profile | None) -> BidDecision:
-    """A campaign decision as the `bid_responses` message records it (SPEC §3, §5)."""
-    bid, interest = decided.bid, decided.interest
-    return BidDecision(
-        bid_price=bid.price if bid is not None else 0.0,
-        tier=decided.tier.name,
-        enriched=profile is not None,
-        winning_interest=interest.category if interest is not None else None,
-        interest_score=interest.score if interest is not None else None,
-        user_interests=[i.category for i in profile.interests] if profile is not None else [],
-        no_bid_reason=decided.no_bid.reason if decided.no_bid is not None else None,
-        creative=ad_creative(bid.creative, decided.tier.name) if bid is not None else None,
-    )
-
-
-def ad_creative(creative: CreativeSpec, tier: str) -> AdCreative:
-    return AdCreative(
-        creative_id=creative.crid,
-        title=creative.title,
-        image_url=creative.image_url,
-        landing_url=creative.landing_url,
-        bid_tier=tier,
-    )
 
 
 def campaign_source(fallback: CampaignIndex) -> CampaignSource:

@@ -1,7 +1,10 @@
-"""From a priced impression to its `bid_responses` message."""
+"""From a decided impression to its `bid_responses` message."""
 
+from bidding.decision import Decision
 from bidding.pricing import BidDecision
-from pipeline.messages import BidRequest, BidResponse, Imp, money
+from campaigns.index import CreativeSpec
+from pipeline.messages import AdCreative, BidRequest, BidResponse, Imp, money
+from profiles.types import Profile
 
 
 def bid_response(request: BidRequest, imp: Imp, decision: BidDecision, *, priced_at: str, currency: str) -> BidResponse:
@@ -22,4 +25,29 @@ def bid_response(request: BidRequest, imp: Imp, decision: BidDecision, *, priced
         user_interests=decision.user_interests,
         no_bid_reason=decision.no_bid_reason,
         ad_creative=decision.creative,
+    )
+
+
+def bid_decision(decided: Decision, profile: Profile | None) -> BidDecision:
+    """A campaign decision as the `bid_responses` message records it (SPEC §3, §5)."""
+    bid, interest = decided.bid, decided.interest
+    return BidDecision(
+        bid_price=bid.price if bid is not None else 0.0,
+        tier=decided.tier.name,
+        enriched=profile is not None,
+        winning_interest=interest.category if interest is not None else None,
+        interest_score=interest.score if interest is not None else None,
+        user_interests=[i.category for i in profile.interests] if profile is not None else [],
+        no_bid_reason=decided.no_bid.reason if decided.no_bid is not None else None,
+        creative=ad_creative(bid.creative, decided.tier.name) if bid is not None else None,
+    )
+
+
+def ad_creative(creative: CreativeSpec, tier: str) -> AdCreative:
+    return AdCreative(
+        creative_id=creative.crid,
+        title=creative.title,
+        image_url=creative.image_url,
+        landing_url=creative.landing_url,
+        bid_tier=tier,
     )
