@@ -26,6 +26,9 @@ Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 OptStr = str | None
 Money = Annotated[float, msgspec.Meta(ge=0)]
 Media = Literal["banner", "video", "audio", "native"]
+# Where a request came in: `POST /bid` in either shape (priced by the bidder role), or
+# `POST /openrtb2/bid` (decided by the handler itself, SPEC §12; the bidder skips these).
+Source = Literal["helios", "openrtb", "rtb"]
 
 
 class NoBidReason(enum.StrEnum):
@@ -93,7 +96,7 @@ class BidRequest(msgspec.Struct, kw_only=True):
     request_digest: str = ""
     user_id: OptStr = None
     received_at: str
-    source: Literal["helios", "openrtb"]
+    source: Source
     site_domain: OptStr = None
     site_page: OptStr = None
     device_ip: OptStr = None
@@ -101,6 +104,9 @@ class BidRequest(msgspec.Struct, kw_only=True):
     tmax_ms: int | None = None
     test: bool = False
     imps: Annotated[list[Imp], msgspec.Meta(min_length=1)]
+    # SPEC §16 state (campaigns.privacy.PrivacyState) of an RTB request; None for `POST /bid`. A
+    # restricted one carries no user id, IP or user agent.
+    privacy: OptStr = None
 
 
 class AdCreative(msgspec.Struct, kw_only=True):
@@ -130,6 +136,17 @@ class BidResponse(msgspec.Struct, kw_only=True):
     user_interests: list[str] = msgspec.field(default_factory=list)
     no_bid_reason: NoBidReason | None = None
     ad_creative: AdCreative | None = None
+    # SPEC §12: what the campaign decision chose, for every source (None/0 when no bid).
+    source: Source = "helios"
+    campaign_id: int | None = None  # campaigns.Campaign id (0: the built-in house fallback)
+    creative_id: OptStr = None  # the creative's crid
+    bid_id: OptStr = None  # BidResponse.seatbid[].bid[].id, the key the win/bill/loss notices carry
+    price_cpm: Money = 0.0  # = bid_price: OpenRTB prices are CPM
+    nbr: int | None = None  # OpenRTB no-bid reason code (bidding.decision.NoBid) when no bid
+    # RTB only: the request's privacy state, the time from receipt to the decision, the deadline.
+    privacy: OptStr = None
+    latency_ms: float | None = None
+    deadline_ms: float | None = None
 
 
 class AuctionOutcomeMessage(BidResponse, kw_only=True):
