@@ -21,7 +21,7 @@ from bidding.breaker import CircuitBreaker
 from bidding.config import BidderSettings, bidder_settings
 from bidding.decision import Placement, Slot, decide_request
 from bidding.enrichment import enrichment_status, lookup_profiles, make_breaker, make_lookup
-from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURATION, PROFILE_ENRICHMENT
+from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURATION, PROFILE_ENRICHMENT, RTB_SKIPPED
 from bidding.readiness import profiles_ready
 from bidding.responses import bid_decision, bid_response
 from campaigns.house import HOUSE_KEY
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 
 CampaignSource = Callable[[], CampaignIndex]
+RTB_SOURCE = "rtb"  # BidRequest.source of `POST /openrtb2/bid`: decided by the handler
 
 
 def process_bid_requests(
@@ -51,10 +52,19 @@ def process_bid_requests(
     """Prices a batch: exactly one BidResponse per impression, in request then impression order,
     each decided over the campaign index `campaigns()` returns (default: the built-in house).
 
+    Requests from `POST /openrtb2/bid` (`source` "rtb") are skipped: the handler decided them and
+    produced their responses itself (SPEC §12); they get no response here and no lookup.
+
     Makes at most one `lookup.batch_get` call (none when the batch has no user ids or the breaker
     is open), with the distinct non-empty user ids of the batch.
     """
     started = time.perf_counter()
+    priced = [r for r in batch if r.source != RTB_SOURCE]
+    if len(priced) != len(batch):
+        RTB_SKIPPED.inc(len(batch) - len(priced))
+        batch = priced
+        if not batch:
+            return []
     user_ids = list(dict.fromkeys(r.user_id for r in batch if r.user_id))
     profiles, failure = lookup_profiles(user_ids, lookup=lookup, breaker=breaker, timeout_s=config.profile_deadline_s)
     index = campaigns() if campaigns is not None else config.house
