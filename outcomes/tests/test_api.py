@@ -54,6 +54,14 @@ DETAIL_FIELDS = {
     "auction_timestamp",
     "created_at",
     "is_winner",
+    # SPEC §12's columns (migration 0005)
+    "source",
+    "campaign_id",
+    "rtb_bid_id",
+    "nbr",
+    "privacy",
+    "latency_ms",
+    "deadline_ms",
 }
 FILTERED_ENDPOINTS = [
     "/api/outcomes/",

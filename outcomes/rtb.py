@@ -1,0 +1,56 @@
+"""The REST API's reads of RTB outcomes (SPEC §12, §16): what `POST /openrtb2/bid` decided,
+counted by privacy state and by no-bid code (the live dashboard's are in `outcomes/recent.py`).
+
+RTB rows are those with `source` "rtb". The counts are grouped in the database over the filtered
+set, one GROUP BY per disjoint part (`selectors.outcome_parts`); there is no rollup for them, so an
+unfiltered read groups every RTB row (under HELIOS_API_STATEMENT_TIMEOUT_MS, as filtered reads).
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+
+from outcomes.models import AuctionOutcome
+
+RTB_SOURCE = "rtb"
+UNKNOWN_PRIVACY = "unknown"  # an RTB row without a privacy state
+
+
+@dataclass(frozen=True)
+class RtbCounts:
+    """RTB outcomes of a set: how many, how many bid, and how many per privacy state and per
+    OpenRTB no-bid code (keys as strings, JSON's object keys)."""
+
+    outcomes: int = 0
+    bids: int = 0
+    by_privacy: dict[str, int] = field(default_factory=dict)
+    by_nbr: dict[str, int] = field(default_factory=dict)
+
+
+def outcome_rtb_counts(*, parts: Sequence[QuerySet[AuctionOutcome]]) -> RtbCounts:
+    """The RTB counts over the union of disjoint `parts` (their counts add up)."""
+    privacy: Counter[str] = Counter()
+    nbr: Counter[str] = Counter()
+    outcomes = bids = 0
+    for part in parts:
+        grouped = (
+            part.filter(source=RTB_SOURCE)
+            .order_by()
+            .values("privacy", "nbr")
+            .annotate(n=Count("*"), bids=Count("bid_price", filter=Q(bid_price__gt=0)))
+            .values_list("privacy", "nbr", "n", "bids")
+        )
+        for state, code, count, bid_count in grouped:
+            outcomes += count
+            bids += bid_count
+            privacy[state or UNKNOWN_PRIVACY] += count
+            if code is not None:
+                nbr[str(code)] += count
+    return RtbCounts(
+        outcomes=outcomes,
+        bids=bids,
+        by_privacy=dict(sorted(privacy.items())),
+        by_nbr=dict(sorted(nbr.items(), key=lambda item: int(item[0]))),
+    )
