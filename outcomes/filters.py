@@ -31,6 +31,7 @@ DEFAULT_ORDERING = ("-timestamp", "-id")
 
 # A "+hh:mm" offset arrives as " hh:mm" when a client forgets to percent-encode the "+".
 _UNENCODED_PLUS = re.compile(r" (\d{2}(?::?\d{2})?)$")
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class UnpaddedNumberMixin:
@@ -131,11 +132,22 @@ class TimestampFilter(django_filters.Filter):
     field_class = TimestampField
 
 
+class StrictIntegerField(UnpaddedIntegerField):
+    """Digits only, as the schema's `integer` has them: not `1.0` (which Django's IntegerField
+    accepts as 1) nor `1e3`."""
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str) and value and not _INTEGER.fullmatch(value):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        result: int | None = super().to_python(value)
+        return result
+
+
 class IntegerFilter(django_filters.NumberFilter):
     """An exact whole number within its column's range (anything else is a 400, never a database
     error): `campaign`, `nbr`."""
 
-    field_class = UnpaddedIntegerField
+    field_class = StrictIntegerField
 
     def __init__(self, *args: Any, min_value: int, max_value: int, **kwargs: Any) -> None:
         super().__init__(*args, min_value=min_value, max_value=max_value, **kwargs)

@@ -112,7 +112,15 @@ def test_list_filters_campaign_source_and_nbr(api: APIClient, mixed: None) -> No
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("campaign", "x"), ("campaign", "-1"), ("campaign", str(2**63)), ("source", "dsp"), ("nbr", "1.5")],
+    [
+        ("campaign", "x"),
+        ("campaign", "-1"),
+        ("campaign", str(2**63)),
+        ("source", "dsp"),
+        ("nbr", "1.5"),
+        ("nbr", "504.0"),
+        ("campaign", "1e3"),
+    ],
 )
 def test_bad_values_are_400_naming_the_parameter(api: APIClient, name: str, value: str) -> None:
     for url in ("/api/outcomes/", "/api/outcomes/rtb-stats/"):
