@@ -349,6 +349,8 @@ BAD_LIST_PARAMS = [
     ("ordering", "raw_data"),
     ("ordering", "timestamp,nope"),
     ("ordering", "--timestamp"),
+    ("ordering", ",,"),
+    ("ordering", "timestamp,"),
     ("page", "abc"),
     ("page", "0"),
     ("page", "-1"),
