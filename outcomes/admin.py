@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from campaigns.selectors import campaign_list
 from outcomes.filters import SOURCES
-from outcomes.models import AuctionOutcome, OutcomeDailyRollup
+from outcomes.models import AuctionOutcome, OutcomeDailyRollup, OutcomeRtbRollup
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -89,3 +89,11 @@ class OutcomeDailyRollupAdmin(ReadOnlyAdmin):
     list_display = ["day", "total", "wins", "revenue", "bid_sum", "enriched_count"]
     date_hierarchy = "day"
     ordering = ["-day"]
+
+
+@admin.register(OutcomeRtbRollup)
+class OutcomeRtbRollupAdmin(ReadOnlyAdmin):
+    list_display = ["day", "privacy", "nbr", "total", "bids"]
+    list_filter = ["privacy"]
+    date_hierarchy = "day"
+    ordering = ["-day", "privacy", "nbr"]

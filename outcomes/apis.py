@@ -190,8 +190,7 @@ class OutcomeStatsApi(ApiView):
 
 class OutcomeRtbStatsApi(ApiView):
     """GET /api/outcomes/rtb-stats/: the RTB outcomes of the filtered set (SPEC §12, §16), counted
-    by privacy state and by OpenRTB no-bid code. Always under the statement time limit: there is
-    no rollup for these counts."""
+    by privacy state and by OpenRTB no-bid code (all outcomes: from the RTB rollups)."""
 
     @extend_schema_serializer(component_name="OutcomeRtbStats")
     class OutputSerializer(serializers.Serializer[Any]):
@@ -212,9 +211,9 @@ class OutcomeRtbStatsApi(ApiView):
     )
     def get(self, request: Request) -> Response:
         selection = self.select(request, ordered=False)
-        if not self.statements_limited:
-            self.statements_limited = querylimits.limit_statements()
-        counts = outcome_rtb_counts(parts=outcome_parts(selection=selection))
+        counts = (
+            outcome_rtb_counts(parts=outcome_parts(selection=selection)) if selection.narrowed else outcome_rtb_counts()
+        )
         return Response(self.OutputSerializer(counts).data)
 
 

@@ -114,3 +114,25 @@ class OutcomeDailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.total} outcomes"
+
+
+RTB_NO_NBR = -1  # OutcomeRtbRollup.nbr of bids (OpenRTB codes are >= 0)
+
+
+class OutcomeRtbRollup(models.Model):
+    """Per UTC day of `timestamp`, privacy state ("" when none) and nbr (RTB_NO_NBR for bids): the
+    RTB outcomes and bids stored. Written like OutcomeDailyRollup (only by
+    `outcome_record_batch`, with the newly inserted rows), so unfiltered RTB stats read a few rows."""
+
+    day = models.DateField()
+    privacy = models.CharField(max_length=PRIVACY_CHARS, default="", blank=True)
+    nbr = models.IntegerField(default=RTB_NO_NBR)
+    total = models.BigIntegerField(default=0)
+    bids = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "privacy", "nbr"]
+        constraints = [models.UniqueConstraint(fields=["day", "privacy", "nbr"], name="rtb_rollup_day_privacy_nbr")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.privacy or '-'} {self.nbr}: {self.total} RTB outcomes"

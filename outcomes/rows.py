@@ -29,7 +29,7 @@ MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
 MONEY_MAX = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - MONEY_QUANTUM
 SOURCE_CHARS = 16
 PRIVACY_CHARS = 32
-INT_RANGE = (-(2**31), 2**31 - 1)  # an IntegerField (nbr)
+NBR_RANGE = (0, 2**31 - 1)  # an IntegerField (nbr); OpenRTB codes are not negative
 BIGINT_RANGE = (-(2**63), 2**63 - 1)  # a BigIntegerField (campaign_id)
 MAX_LENGTHS = {
     "bid_id": MAX_ID_CHARS,
@@ -45,7 +45,7 @@ MAX_LENGTHS = {
     "rtb_bid_id": MAX_ID_CHARS,
     "privacy": PRIVACY_CHARS,
 }
-INT_RANGES = {"campaign_id": BIGINT_RANGE, "nbr": INT_RANGE}
+INT_RANGES = {"campaign_id": BIGINT_RANGE, "nbr": NBR_RANGE}
 
 
 class InvalidOutcome(ValueError):

@@ -1,18 +1,19 @@
 """The REST API's reads of RTB outcomes (SPEC §12, §16): what `POST /openrtb2/bid` decided,
 counted by privacy state and by no-bid code (the live dashboard's are in `outcomes/recent.py`).
 
-RTB rows are those with `source` "rtb". The counts are grouped in the database over the filtered
-set, one GROUP BY per disjoint part (`selectors.outcome_parts`); there is no rollup for them, so an
-unfiltered read groups every RTB row (under HELIOS_API_STATEMENT_TIMEOUT_MS, as filtered reads).
+RTB rows are those with `source` "rtb". Over all outcomes the counts come from the RTB rollup rows
+(`OutcomeRtbRollup`, kept by `outcome_record_batch`); over a filtered set they are grouped in the
+database, one GROUP BY per disjoint part (`selectors.outcome_parts`). Both give the same numbers.
 """
 
+import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
-from outcomes.models import AuctionOutcome
+from outcomes.models import RTB_NO_NBR, AuctionOutcome, OutcomeRtbRollup
 
 RTB_SOURCE = "rtb"
 UNKNOWN_PRIVACY = "unknown"  # an RTB row without a privacy state
@@ -29,20 +30,31 @@ class RtbCounts:
     by_nbr: dict[str, int] = field(default_factory=dict)
 
 
-def outcome_rtb_counts(*, parts: Sequence[QuerySet[AuctionOutcome]]) -> RtbCounts:
-    """The RTB counts over the union of disjoint `parts` (their counts add up)."""
+def outcome_rtb_counts(*, parts: Sequence[QuerySet[AuctionOutcome]] | None = None) -> RtbCounts:
+    """The RTB counts over all outcomes (from the rollups: a few rows a day), or over the union of
+    disjoint `parts` (their counts add up)."""
     privacy: Counter[str] = Counter()
     nbr: Counter[str] = Counter()
     outcomes = bids = 0
-    for part in parts:
-        grouped = (
+    groups: list[Iterable[tuple[str | None, int | None, int, int]]] = []
+    if parts is None:
+        summed = (
+            OutcomeRtbRollup.objects.order_by()
+            .values("privacy", "nbr")
+            .annotate(n=Sum("total"), b=Sum("bids"))
+            .values_list("privacy", "nbr", "n", "b")
+        )
+        groups.append((p, None if n == RTB_NO_NBR else n, int(t), int(b)) for p, n, t, b in summed)
+    for part in parts or ():
+        groups.append(
             part.filter(source=RTB_SOURCE)
             .order_by()
             .values("privacy", "nbr")
             .annotate(n=Count("*"), bids=Count("bid_price", filter=Q(bid_price__gt=0)))
             .values_list("privacy", "nbr", "n", "bids")
         )
-        for state, code, count, bid_count in grouped:
+    for state, code, count, bid_count in itertools.chain.from_iterable(groups):
+        if count:
             outcomes += count
             bids += bid_count
             privacy[state or UNKNOWN_PRIVACY] += count

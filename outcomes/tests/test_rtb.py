@@ -82,6 +82,7 @@ def test_an_rtb_outcome_is_stored_with_the_decisions_fields(mixed: None) -> None
     ("overrides", "message"),
     [
         ({"nbr": 2**31}, "nbr"),
+        ({"nbr": -1}, "nbr"),
         ({"campaign_id": 2**63}, "campaign_id"),
         ({"latency_ms": float("inf")}, "latency_ms"),
         ({"privacy": "x" * 33}, "privacy"),
@@ -170,3 +171,29 @@ def test_admin_filters_by_source_and_campaign(admin_client: Client, mixed: None)
     assert b"rtb-acme" in by_campaign.content and b"rtb-bid-1" not in by_campaign.content
     by_source = admin_client.get("/admin/outcomes/auctionoutcome/?source=helios")
     assert b"helios-1" in by_source.content and b"rtb-bid-1" not in by_source.content
+    assert admin_client.get("/admin/outcomes/outcomertbrollup/").status_code == 200
+
+
+def test_unfiltered_rtb_stats_come_from_the_rollups(
+    api: APIClient, mixed: None, django_assert_max_num_queries: Any
+) -> None:
+    with django_assert_max_num_queries(1) as captured:
+        unfiltered = api.get("/api/outcomes/rtb-stats/").json()
+    assert "outcomes_outcomertbrollup" in captured.captured_queries[0]["sql"]
+    assert "outcomes_auctionoutcome" not in captured.captured_queries[0]["sql"]
+    # The same numbers as the rows grouped (any filter reads the rows).
+    assert unfiltered == api.get("/api/outcomes/rtb-stats/", {"source": "rtb"}).json()
+
+
+def test_rollups_count_only_newly_stored_rtb_rows(api: APIClient) -> None:
+    first = [rtb("r1"), rtb("r2", nbr=504), rtb("r3", nbr=504, privacy=None)]
+    store(*first)
+    store(*first, rtb("r4", privacy="gpc"))  # a re-delivery, plus one new
+    expected = {
+        "outcomes": 4,
+        "bids": 2,
+        "by_privacy": {"gpc": 1, "open": 2, "unknown": 1},
+        "by_nbr": {"504": 2},
+    }
+    assert api.get("/api/outcomes/rtb-stats/").json() == expected
+    assert api.get("/api/outcomes/rtb-stats/", {"source": "rtb"}).json() == expected
