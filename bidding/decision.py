@@ -151,10 +151,12 @@ def fits(creative: CreativeSpec, slot: Slot) -> bool:
 
 def blocked(campaign: CampaignSpec, placement: Placement) -> bool:
     """`bcat` blocks a category and its subcategories (IAB17 blocks IAB17-1); `badv` an adomain and
-    its subdomains. `bapp` blocks advertised apps: campaigns advertise none yet, so it never does."""
+    its subdomains, in any case. `bapp` blocks advertised apps: campaigns advertise none yet, so it never does."""
     if placement.bcat and any(c in placement.bcat or c.split("-", 1)[0] in placement.bcat for c in campaign.cat):
         return True
-    return bool(placement.badv) and bool(placement.badv.intersection(domain_suffixes(campaign.adomain)))
+    if not placement.badv:
+        return False
+    return not {d.lower().rstrip(".") for d in placement.badv}.isdisjoint(domain_suffixes(campaign.adomain))
 
 
 def choose_creative(creatives: Sequence[CreativeSpec], interest: Interest | None) -> CreativeSpec | None:
