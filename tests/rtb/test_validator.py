@@ -24,7 +24,7 @@ REQUEST: dict[str, Any] = {
     "imp": [
         {"id": "1", "bidfloor": 0.5, "banner": {"w": 300, "h": 250, "format": [{"w": 728, "h": 90}]}},
         {"id": "2", "bidfloor": 1.0, "bidfloorcur": "USD", "video": {"w": 640, "h": 480, "mimes": ["video/mp4"]}},
-        {"id": "3", "bidfloor": 0.1, "instl": 1, "banner": {"w": 0, "h": 0}},  # an interstitial: any size
+        {"id": "3", "bidfloor": 0.1, "instl": 1, "secure": 1, "banner": {"w": 0, "h": 0}},  # an interstitial: any size
         {"id": "4", "bidfloor": 9.0, "bidfloorcur": "EUR", "native": {"request": "{}"}},  # a floor not in USD
         {"id": "5", "bidfloor": 0.2, "banner": {"w": 300, "h": 250},
          "pmp": {"private_auction": 1, "deals": [{"id": "deal-1", "bidfloor": 2.0}]}},
@@ -54,7 +54,7 @@ RESPONSE: dict[str, Any] = {
             "bid": [
                 bid("1"),
                 bid("2", price=1.0, w=640, h=480, mtype=2, adm="<VAST version='4.2'></VAST>"),
-                bid("3", w=320, h=480),
+                bid("3", w=320, h=480, adm='<a href="https://adv.example/"><img src="https://cdn.example/a.png"></a>'),
                 bid("4", price=1.0, mtype=4, w=None, h=None),
                 bid("5", price=2.0, dealid="deal-1"),
             ],
@@ -123,6 +123,10 @@ def test_a_204_with_the_header_and_no_body_passes() -> None:
         pytest.param(lambda r: r["seatbid"][0]["bid"][4].update(price=1.5), "floor", id="under-the-deal-floor"),
         pytest.param(lambda r: r["seatbid"][0]["bid"][4].pop("dealid"), "deal", id="open-bid-on-private-auction"),
         pytest.param(first_bid(dealid="deal-9"), "deal", id="unknown-deal"),
+        pytest.param(lambda r: r["seatbid"][0]["bid"][2].update(adm='<img src="http://cdn.example/a.png">'), "secure",
+                     id="http-markup-on-secure-imp"),
+        pytest.param(lambda r: r["seatbid"][0]["bid"][2].update(adm="<div>no url</div>"), "secure",
+                     id="markup-without-https-on-secure-imp"),
         pytest.param(first_bid(crid=""), "crid", id="blank-crid"),
         pytest.param(first_bid(adm=...), "adm", id="no-adm"),
         pytest.param(first_bid(adomain=[]), "adomain", id="empty-adomain"),

@@ -25,6 +25,7 @@ and `validateCurrency`; PBS-Java: prebid-server-java validation/ResponseBidValid
 | deal        | a `private_auction` imp takes only bids on one of its deals        | OpenRTB 2.6 §3.2.11; PBS-Java deals check |
 | crid        | non-blank `crid`                                                   | PBS-Go/PBS-Java ("missing creative ID")   |
 | adm         | non-blank `adm` (markup inline)                                    | SPEC §12; PBS-Java (video: adm or nurl)   |
+| secure      | on a `secure` imp, `adm` has https: URLs and no http: ones        | PBS-Java validateSecureMarkup             |
 | adomain     | a non-empty list of non-blank domains                              | OpenRTB 2.6 §4.2.3 (needed for `badv`)    |
 | cid         | non-blank `cid`                                                    | SPEC §12; OpenRTB 2.6 §4.2.3              |
 | size        | `w`/`h` positive ints; a banner bid's wxh is the imp's or a `format` | PBS-Java banner size/format validation  |
@@ -154,6 +155,14 @@ def _bid(
     else:
         yield from _floor(name, imp, bid, float(price))
     yield from _media(name, imp, bid)
+    adm = bid.get("adm")
+    if imp.get("secure") in (1, True) and isinstance(adm, str) and _insecure(adm):
+        yield Violation("secure", f"{name}: markup {adm!r:.120} is not https-only on a secure impression")
+
+
+def _insecure(markup: str) -> bool:
+    lowered = markup.lower()
+    return "http:" in lowered or "http%3a" in lowered or not ("https:" in lowered or "https%3a" in lowered)
 
 
 def _floor(name: str, imp: Mapping[str, Any], bid: Mapping[str, Any], price: float) -> Iterator[Violation]:
