@@ -91,6 +91,23 @@ HELIOS_CAMPAIGN_RELOAD_S = env.float("HELIOS_CAMPAIGN_RELOAD_S", default=30.0)
 HELIOS_TCF_VENDOR_ID = env.int("HELIOS_TCF_VENDOR_ID", default=0)
 # --- end campaigns ---
 
+# --- POST /openrtb2/bid (SPEC §12) ---
+# The answer's deadline: tmax (this when the request has none) minus the network allowance, capped.
+HELIOS_RTB_DEFAULT_TMAX_MS = env.int("HELIOS_RTB_DEFAULT_TMAX_MS", default=120)
+HELIOS_RTB_NETWORK_ALLOWANCE_MS = env.int("HELIOS_RTB_NETWORK_ALLOWANCE_MS", default=20)
+HELIOS_RTB_DEADLINE_CAP_MS = env.int("HELIOS_RTB_DEADLINE_CAP_MS", default=100)
+# A profile lookup is waited for at most this long, and never past the deadline minus the time kept
+# for Kafka's acknowledgement of the bid's events (HELIOS_RTB_ACK_RESERVE_MS).
+HELIOS_RTB_PROFILE_DEADLINE_MS = env.int("HELIOS_RTB_PROFILE_DEADLINE_MS", default=10)
+HELIOS_RTB_ACK_RESERVE_MS = env.int("HELIOS_RTB_ACK_RESERVE_MS", default=10)
+HELIOS_RTB_SEAT = env.str("HELIOS_RTB_SEAT", default="helios")
+# Where the exchange sends win/billing/loss notices (the handler's public URL), and the HMAC secret
+# their tokens are signed with (default: DJANGO_SECRET_KEY). Tokens older than the TTL are refused.
+HELIOS_NOTICE_BASE_URL = env.str("HELIOS_NOTICE_BASE_URL", default=f"http://127.0.0.1:{HELIOS_HANDLER_PORT}")
+HELIOS_NOTICE_SECRET = env.str("HELIOS_NOTICE_SECRET", default="")
+HELIOS_NOTICE_TTL_S = env.int("HELIOS_NOTICE_TTL_S", default=86_400)
+# --- end /openrtb2/bid ---
+
 # --- dashboard (SPEC §8): live snapshots pushed by the outcomes role ---
 # At most one stats snapshot per this many seconds, whatever the bid rate (only when something changed;
 # 0 = the outcomes role publishes none)...

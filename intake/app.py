@@ -8,7 +8,7 @@ not take it (503 with Retry-After). `GET /healthz` is 200 while the broker is re
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, NamedTuple
 
 import msgspec
@@ -55,7 +55,7 @@ HEALTH_DOWN = Response(503, b"unavailable", TEXT)
 INTERNAL_ERROR = _error(500, "internal_error")
 
 
-class _Disconnected(Exception):
+class Disconnected(Exception):
     pass
 
 
@@ -93,10 +93,20 @@ def is_json_media_type(value: bytes) -> bool:
 
 
 class IntakeApp:
-    """The ASGI application. Stateless apart from its publisher: one instance serves every request."""
+    """The ASGI application. Stateless apart from its publisher: one instance serves every request.
+    `routes` adds endpoints served by other apps (the handler role mounts `/openrtb2/bid`)."""
 
-    def __init__(self, publisher: Publisher, *, max_body_bytes: int, max_imps: int, retry_after_s: int) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        *,
+        max_body_bytes: int,
+        max_imps: int,
+        retry_after_s: int,
+        routes: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
         self.publisher = publisher
+        self.routes = dict(routes or {})
         self.max_body_bytes = max_body_bytes
         self.max_imps = max_imps
         self.unavailable = _error(503, "unavailable", (b"retry-after", str(retry_after_s).encode()))
@@ -118,10 +128,12 @@ class IntakeApp:
                 await self._bid(scope, receive, send)
             elif path == "/healthz":
                 started = time.perf_counter()
-                await _send(send, self._health(scope))
+                await send_response(send, self._health(scope))
                 self._timed["/healthz"].observe(time.perf_counter() - started)
+            elif path in self.routes:
+                await self.routes[path](scope, receive, send)
             else:
-                await _send(send, NOT_FOUND)
+                await send_response(send, NOT_FOUND)
         elif kind == "lifespan":
             await _lifespan(receive, send)
         elif kind == "websocket":
@@ -138,13 +150,13 @@ class IntakeApp:
         try:
             try:
                 response = await self._accept(scope, receive)
-            except _Disconnected:
+            except Disconnected:
                 metrics.BID_REQUESTS.labels("client_closed").inc()
                 return
             except Exception:
                 logger.exception("POST /bid failed unexpectedly")
                 response = INTERNAL_ERROR
-            await _send(send, response)
+            await send_response(send, response)
             counter = self._counted.get(response.status) or metrics.BID_REQUESTS.labels(str(response.status))
             counter.inc()
         finally:
@@ -160,9 +172,9 @@ class IntakeApp:
                 return UNSUPPORTED_MEDIA_TYPE
             if name == b"content-length":
                 content_length = value
-        if content_length is not None and _too_long(content_length, self.max_body_bytes):
+        if content_length is not None and too_long(content_length, self.max_body_bytes):
             return self.too_large
-        body = await self._read_body(receive)
+        body = await read_body(receive, self.max_body_bytes)
         if body is None:
             return self.too_large
         try:
@@ -182,22 +194,6 @@ class IntakeApp:
         accepted = {"status": "accepted", "request_id": request.request_id, "imps": len(request.imps)}
         return Response(202, _json.encode(accepted))
 
-    async def _read_body(self, receive: Receive) -> bytes | None:
-        """The whole body, or None as soon as it grows past the limit (the rest is not read)."""
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise _Disconnected
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
-                return None
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
     def _log_failure(self, exc: Unavailable, request_id: str) -> None:
         held = self._failures.allow()
         if held is not None:
@@ -209,16 +205,37 @@ class IntakeApp:
             )
 
 
-def _too_long(content_length: bytes, limit: int) -> bool:
+async def read_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """The whole body, or None as soon as it grows past `max_bytes` (the rest is not read).
+    Raises `Disconnected` when the client goes away first."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def too_long(content_length: bytes, limit: int) -> bool:
     try:
         return int(content_length) > limit
     except ValueError:  # the HTTP parser rejects these first; be safe anyway
         return True
 
 
-async def _send(send: Send, response: Response) -> None:
-    headers = [(b"content-type", response.content_type), (b"content-length", str(len(response.body)).encode())]
-    headers.extend(response.headers)
+async def send_response(send: Send, response: Response) -> None:
+    if response.status == 204:  # no content: no content headers either (RFC 9110 §8.6)
+        headers = list(response.headers)
+    else:
+        headers = [(b"content-type", response.content_type), (b"content-length", str(len(response.body)).encode())]
+        headers.extend(response.headers)
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": response.body})
 
@@ -232,7 +249,9 @@ def overloaded_app(retry_after_s: int) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("path") == "/bid":
             metrics.BID_REQUESTS.labels("503").inc()
-        await _send(send, response)
+        elif scope.get("path") == "/openrtb2/bid":
+            metrics.OVERLOADED.inc()
+        await send_response(send, response)
 
     return app
 
@@ -253,6 +272,7 @@ def create_app(
     max_body_bytes: int | None = None,
     max_imps: int | None = None,
     retry_after_s: int | None = None,
+    routes: Mapping[str, ASGIApp] | None = None,
 ) -> IntakeApp:
     """The intake ASGI app over `publisher`; limits default to the HELIOS_* settings."""
     return IntakeApp(
@@ -260,4 +280,5 @@ def create_app(
         max_body_bytes=settings.HELIOS_MAX_BODY_BYTES if max_body_bytes is None else max_body_bytes,
         max_imps=settings.HELIOS_MAX_IMPS if max_imps is None else max_imps,
         retry_after_s=settings.HELIOS_RETRY_AFTER_S if retry_after_s is None else retry_after_s,
+        routes=routes,
     )

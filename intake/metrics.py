@@ -20,3 +20,6 @@ ENDPOINTS = frozenset({"/bid", "/healthz"})
 LATE_ACKS = Counter(
     "helios_intake_late_acks_total", "Messages acknowledged by Kafka after their request was already answered 503"
 )
+OVERLOADED = Counter(
+    "helios_handler_overloaded_total", "Requests to other endpoints than /bid answered 503 past the connection limit"
+)

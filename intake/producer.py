@@ -71,6 +71,12 @@ class Publisher(Protocol):
     async def publish(self, key: bytes, value: bytes) -> None:
         """Returns once the broker acknowledged the message; raises `Unavailable` otherwise."""
 
+    def enqueue(self, key: bytes, value: bytes, topic: str | None = None) -> "asyncio.Future[None]":
+        """Queues a message; the future resolves on the broker's acknowledgement."""
+
+    def send(self, key: bytes, value: bytes, topic: str | None = None) -> None:
+        """Queues a message nobody waits for."""
+
     def reachable(self) -> bool:
         """Whether the broker was reachable at the last check; cheap, never blocks."""
 
@@ -155,7 +161,10 @@ class IntakeProducer:
         self._prober.start()
         return self
 
-    async def publish(self, key: bytes, value: bytes) -> None:
+    def enqueue(self, key: bytes, value: bytes, topic: str | None = None) -> "asyncio.Future[None]":
+        """Queues a message for `topic` (default: bid_requests); the future resolves when the
+        broker acknowledged it, or fails with `Unavailable`. Raises `Unavailable` at once when the
+        queue is full. Call from an event loop."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         reports = self._reports
@@ -163,13 +172,24 @@ class IntakeProducer:
         def delivered(error: KafkaError | None, _message: Message) -> None:  # runs in poll()/flush()
             reports.append((loop, future, error))
 
+        self._produce(topic, key, value, delivered)
+        return future
+
+    def send(self, key: bytes, value: bytes, topic: str | None = None) -> None:
+        """Queues a message nobody waits for (still delivered with acks=all and retried)."""
+        self._produce(topic, key, value, None)
+
+    def _produce(self, topic: str | None, key: bytes, value: bytes, on_delivery: Any) -> None:
         try:
-            self._producer.produce(self.topic, value, key, on_delivery=delivered)
+            self._producer.produce(topic or self.topic, value, key, on_delivery=on_delivery)
         except BufferError:
             raise Unavailable("queue_full") from None
         except KafkaException as exc:
             raise Unavailable("produce_failed", str(exc)) from None
-        timer = loop.call_later(self.deadline_s, _expire, future)
+
+    async def publish(self, key: bytes, value: bytes) -> None:
+        future = self.enqueue(key, value)
+        timer = asyncio.get_running_loop().call_later(self.deadline_s, _expire, future)
         try:
             await future
         finally:

@@ -11,7 +11,8 @@ import math
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
 
@@ -21,10 +22,9 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from campaigns.refresher import SHARED
 from intake.app import ASGIApp, create_app, overloaded_app
 from intake.local import LocalPublisher
-from intake.producer import IntakeProducer
+from intake.producer import IntakeProducer, Publisher
 from pipeline.sideserver import role_side_server
 from pipeline.transports import LocalTransport, Transport
 
@@ -235,19 +235,29 @@ def build_server(app: ASGIApp, stop: threading.Event, *, host: str, port: int) -
     return _Server(config, stop)
 
 
-def _publisher(transport: Transport) -> IntakeProducer | LocalPublisher:
+def make_publisher(transport: Transport) -> IntakeProducer | LocalPublisher:
     """Kafka's long-lived producer, or embedded mode's publisher to the in-process broker."""
     if isinstance(transport, LocalTransport):
         return LocalPublisher(transport)
     return IntakeProducer.from_settings().start()
 
 
-def serve(stop: threading.Event, transport: Transport, *, started: threading.Event | None = None) -> None:
+Routes = Callable[[Publisher], AbstractContextManager[Mapping[str, ASGIApp]]]
+
+
+def serve(
+    stop: threading.Event,
+    transport: Transport,
+    *,
+    started: threading.Event | None = None,
+    routes: Routes | None = None,
+) -> None:
     """Serves `POST /bid` and `GET /healthz` on HELIOS_HANDLER_HOST:HELIOS_HANDLER_PORT, and on
     Kafka the metrics side server on HELIOS_METRICS_HOST:HELIOS_ROLE_PORTS["handler"], until `stop`
-    is set; then answers what is in flight, flushes the producer and returns. `started` is set
-    once the server is built, just before it starts listening."""
-    publisher = _publisher(transport)
+    is set; then answers what is in flight, flushes the producer and returns. `routes(publisher)`
+    mounts more endpoints on the same publisher for the server's lifetime (rtb/role.py's
+    `/openrtb2/bid`). `started` is set once the server is built, just before it starts listening."""
+    publisher = make_publisher(transport)
     host, port = settings.HELIOS_HANDLER_HOST, settings.HELIOS_HANDLER_PORT
     with role_side_server("handler", transport, {"kafka": publisher.check}) as side_port:
         logger.info(
@@ -258,13 +268,12 @@ def serve(stop: threading.Event, transport: Transport, *, started: threading.Eve
             publisher.topic,
             "reachable" if publisher.reachable() else f"unreachable ({publisher.last_error})",
         )
-        campaigns = SHARED.acquire()  # the campaign index the coming /openrtb2/bid decides over
         try:
-            server = build_server(create_app(publisher), stop, host=host, port=port)
-            if started is not None:
-                started.set()
-            server.run()
+            with routes(publisher) if routes is not None else contextlib.nullcontext({}) as mounted:
+                server = build_server(create_app(publisher, routes=mounted), stop, host=host, port=port)
+                if started is not None:
+                    started.set()
+                server.run()
         finally:
-            campaigns.release()
             left = publisher.close()
             logger.info("handler stopped; %d messages left undelivered", left)

@@ -11,7 +11,7 @@ OpenRTB requires. Every failure becomes `InvalidRequest` carrying `[{"loc": ...,
 import re
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import msgspec
 
@@ -48,6 +48,7 @@ Ip = Annotated[str, msgspec.Meta(max_length=MAX_IP_CHARS)]
 Floor = Annotated[float, msgspec.Meta(ge=0, le=MAX_FLOOR)]
 Currency = Annotated[str, msgspec.Meta(pattern="^[A-Z]{3}$")]
 Pixels = Annotated[int, msgspec.Meta(ge=0, le=MAX_PIXELS)]
+T = TypeVar("T")
 SizeText = Annotated[str, msgspec.Meta(pattern=r"^\d{1,5}[xX]\d{1,5}$")]
 
 
@@ -179,27 +180,35 @@ def parse_bid_request(
     JSON, not an object, nesting deeper than the decoder's recursion limit, a member of the wrong
     type or out of bounds, more than `max_imps` impressions, or duplicate impression ids.
     """
+    now = received_at or utc_now()
+
+    def shaped(data: bytes) -> BidRequest:
+        if _probe.decode(data).is_openrtb():
+            return _from_openrtb(_ortb.decode(data), now)
+        return _from_simple(_simple.decode(data), now, new_request_id or _uuid_hex)
+
+    request = decode_strict(shaped, body)
+    check_imps(request.imps, max_imps, "imp" if request.source == "openrtb" else "ad_slots")
+    request.request_digest = request_digest(request)
+    return request
+
+
+def decode_strict(decode: Callable[[bytes], T], body: bytes) -> T:
+    """`decode(body)` with every failure as `InvalidRequest`: invalid UTF-8 (also inside members
+    that are skipped), not JSON, a member of the wrong type or out of bounds, nesting deeper than
+    the decoder's recursion limit."""
     try:
-        body.decode("utf-8")  # strict: also covers bytes inside members that are skipped
+        body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequest([{"loc": "body", "msg": f"invalid UTF-8 at byte {exc.start}"}]) from None
-    now = received_at or utc_now()
     try:
-        if _probe.decode(body).is_openrtb():
-            request = _from_openrtb(_ortb.decode(body), now)
-        else:
-            request = _from_simple(_simple.decode(body), now, new_request_id or _uuid_hex)
+        return decode(body)
     except msgspec.ValidationError as exc:
         raise InvalidRequest([_error_item(str(exc))]) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest([{"loc": "body", "msg": str(exc)}]) from None
     except RecursionError:
         raise InvalidRequest([{"loc": "body", "msg": "JSON is nested too deeply"}]) from None
-    except UnicodeDecodeError:  # pragma: no cover - caught by the check above
-        raise InvalidRequest([{"loc": "body", "msg": "invalid UTF-8"}]) from None
-    _check_imps(request.imps, max_imps, "imp" if request.source == "openrtb" else "ad_slots")
-    request.request_digest = request_digest(request)
-    return request
 
 
 def _uuid_hex() -> str:
@@ -218,7 +227,7 @@ def _error_item(message: str) -> dict[str, str]:
     return {"loc": loc or "body", "msg": msg}
 
 
-def _check_imps(imps: list[Imp], max_imps: int, member: str) -> None:
+def check_imps(imps: list[Imp], max_imps: int, member: str) -> None:
     if len(imps) > max_imps:
         raise InvalidRequest([{"loc": member, "msg": f"Expected `array` of length <= {max_imps}"}])
     seen: set[str] = set()

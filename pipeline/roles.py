@@ -58,9 +58,9 @@ ROLES: dict[str, RoleSpec] = {
         description="auction_outcomes -> PostgreSQL, dashboard snapshots",
     ),
     "handler": RoleSpec(
-        factory="intake.server.serve",
+        factory="rtb.role.serve",
         output=topics.BID_REQUESTS,
-        description="POST /bid front door -> bid_requests",
+        description="POST /bid -> bid_requests; POST /openrtb2/bid -> decision, bid_requests + bid_responses",
         port_setting="HELIOS_HANDLER_PORT",
     ),
 }

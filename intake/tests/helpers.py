@@ -15,15 +15,29 @@ from pipeline.transports import bootstrap_servers
 class FakePublisher:
     """Stands in for IntakeProducer: records what was published, or fails as told."""
 
-    def __init__(self, *, reachable: bool = True, fail: str | None = None) -> None:
+    def __init__(self, *, reachable: bool = True, fail: str | None = None, ack: bool = True) -> None:
         self.is_reachable = reachable
         self.fail = fail
+        self.ack = ack  # False: enqueued messages are never acknowledged
         self.published: list[tuple[bytes, bytes]] = []
+        self.sent: list[tuple[str | None, bytes, bytes]] = []  # (topic, key, value) of enqueue/send
 
     async def publish(self, key: bytes, value: bytes) -> None:
         if self.fail:
             raise Unavailable(self.fail)
         self.published.append((key, value))
+
+    def enqueue(self, key: bytes, value: bytes, topic: str | None = None) -> "asyncio.Future[None]":
+        self.send(key, value, topic)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.ack:
+            future.set_result(None)
+        return future
+
+    def send(self, key: bytes, value: bytes, topic: str | None = None) -> None:
+        if self.fail:
+            raise Unavailable(self.fail)
+        self.sent.append((topic, key, value))
 
     def reachable(self) -> bool:
         return self.is_reachable

@@ -1,0 +1,252 @@
+"""`POST /openrtb2/bid` (SPEC §12): an OpenRTB 2.6 BidRequest in, a BidResponse out before the deadline.
+
+received -> parse (400) -> privacy (SPEC §16) -> profile lookup, waited for at most its own short
+deadline -> the campaign decision per impression (bidding/decision.py, the bidder role's) ->
+events to Kafka -> 200 with the bids once Kafka acknowledged their events, else 204.
+
+The deadline is tmax minus the network allowance, capped (rtb/config.py). Nothing is waited for
+past it: a late profile is an unknown user, a late acknowledgement a 204. No-bid events are sent
+without waiting. The request's body may be gzip; the answer is gzip when the exchange accepts it.
+"""
+
+import asyncio
+import logging
+import secrets
+import time
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import msgspec
+
+from bidding.decision import Decision, decide_request
+from campaigns.index import CampaignIndex
+from intake.app import (
+    JSON,
+    Disconnected,
+    Receive,
+    Response,
+    Scope,
+    Send,
+    is_json_media_type,
+    read_body,
+    send_response,
+    too_long,
+)
+from intake.producer import Publisher, Unavailable
+from intake.validation import InvalidRequest
+from pipeline import topics
+from pipeline.messages import format_time
+from profiles.types import Profile
+from rtb import metrics
+from rtb.answer import OrtbBid, ortb_bid, response_body
+from rtb.config import RtbSettings
+from rtb.events import bid_events
+from rtb.lookup import CoalescingLookup
+from rtb.openrtb import RtbRequest, parse_rtb_request
+from rtb.tokens import NoticeClaims
+
+logger = logging.getLogger(__name__)
+
+VERSION = (b"x-openrtb-version", b"2.6")
+NO_BID = Response(204, b"", JSON, (VERSION,))
+METHOD_NOT_ALLOWED = Response(405, b'{"error":"method_not_allowed"}', JSON, ((b"allow", b"POST"), VERSION))
+UNSUPPORTED = Response(415, b'{"error":"unsupported_media_type"}', JSON, (VERSION,))
+BAD_ENCODING = Response(400, b'{"error":"invalid_request","detail":[{"loc":"body","msg":"not gzip"}]}', JSON)
+
+
+class RtbApp:
+    """The ASGI app of `/openrtb2/bid`. `campaigns()` gives the current campaign index."""
+
+    def __init__(
+        self,
+        publisher: Publisher,
+        lookup: CoalescingLookup,
+        campaigns: Callable[[], CampaignIndex],
+        config: RtbSettings,
+        *,
+        retry_after_s: int = 1,
+    ) -> None:
+        self.publisher = publisher
+        self.lookup = lookup
+        self.campaigns = campaigns
+        self.config = config
+        self.requests_topic = topics.resolved(topics.BID_REQUESTS)
+        self.responses_topic = topics.resolved(topics.BID_RESPONSES)
+        retry = (b"retry-after", str(retry_after_s).encode())
+        self.unavailable = Response(503, b'{"error":"unavailable"}', JSON, (retry, VERSION))
+        limit = config.max_body_bytes
+        self.too_large = Response(
+            413, b'{"error":"payload_too_large","max_bytes":%d}' % limit, JSON, ((b"connection", b"close"), VERSION)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        try:
+            response = await self._answer(scope, receive, started)
+        except Disconnected:
+            metrics.RTB_REQUESTS.labels("client_closed").inc()
+            return
+        except Exception:
+            logger.exception("POST /openrtb2/bid failed unexpectedly")
+            response = Response(500, b'{"error":"internal_error"}', JSON, (VERSION,))
+        if response.status == 200 and _accepts_gzip(scope):
+            response = response._replace(
+                body=_gzip(response.body), headers=(*response.headers, (b"content-encoding", b"gzip"))
+            )
+        await send_response(send, response)
+        elapsed = time.perf_counter() - started
+        metrics.RTB_DURATION.observe(elapsed)
+        metrics.RTB_REQUESTS.labels(str(response.status)).inc()
+        if response.status in (200, 204) and elapsed > scope.get("helios.deadline_s", float("inf")):
+            metrics.RTB_LATE.inc()
+
+    async def _answer(self, scope: Scope, receive: Receive, started: float) -> Response:
+        if scope["method"] != "POST":
+            return METHOD_NOT_ALLOWED
+        body = await self._body(scope, receive)
+        if isinstance(body, Response):
+            return body
+        try:
+            request = parse_rtb_request(
+                body, max_imps=self.config.max_imps, received_at=format_time(datetime.now(UTC)),
+                vendor_id=self.config.vendor_id,
+            )  # fmt: skip
+        except InvalidRequest as exc:
+            return Response(400, _error_body(exc), JSON, (VERSION,))
+        deadline_s = self.config.deadline_s(request.ortb.tmax)
+        scope["helios.deadline_s"] = deadline_s
+        deadline = started + deadline_s
+        metrics.RTB_PRIVACY.labels(request.privacy.state.value).inc()
+        if not self.publisher.reachable():
+            return self.unavailable
+        if time.perf_counter() >= deadline:  # tmax shorter than the network allowance, or a stalled loop
+            metrics.RTB_NO_BIDS.labels("deadline").inc()
+            return NO_BID
+        profile = await self._profile(request, deadline)
+        decisions = decide_request(
+            self.campaigns(), request.placement, request.slots, profile=profile, now=datetime.now(UTC),
+            pricing=self.config.bidder.pricing,
+        )  # fmt: skip
+        return await self._respond(request, decisions, profile, started, deadline)
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | Response:
+        gzipped = False
+        for name, value in scope["headers"]:
+            if name == b"content-type" and not is_json_media_type(value):
+                return UNSUPPORTED
+            if name == b"content-length" and too_long(value, self.config.max_body_bytes):
+                return self.too_large
+            if name == b"content-encoding" and value.strip().lower() == b"gzip":
+                gzipped = True
+        body = await read_body(receive, self.config.max_body_bytes)
+        if body is None:
+            return self.too_large
+        if not gzipped:
+            return body
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            body = inflater.decompress(body, self.config.max_body_bytes + 1)
+        except zlib.error:
+            return BAD_ENCODING
+        return self.too_large if len(body) > self.config.max_body_bytes else body
+
+    async def _profile(self, request: RtbRequest, deadline: float) -> Profile | None:
+        user_id = request.placement.user_id
+        if request.privacy.restricted:
+            metrics.RTB_PROFILES.labels("restricted").inc()
+            return None
+        if not user_id:
+            metrics.RTB_PROFILES.labels("no_user").inc()
+            return None
+        left = deadline - time.perf_counter() - self.config.ack_reserve_ms / 1000
+        profile = await self.lookup.get(user_id, min(self.config.profile_deadline_ms / 1000, left))
+        metrics.RTB_PROFILES.labels("found" if profile is not None else "not_found").inc()
+        return profile
+
+    async def _respond(
+        self, request: RtbRequest, decisions: list[Decision], profile: Profile | None, started: float, deadline: float
+    ) -> Response:
+        latency_ms = (time.perf_counter() - started) * 1000
+        message = request.message
+        bids: list[OrtbBid] = []
+        bid_ids: list[str | None] = []
+        issued = int(time.time())
+        for slot, decision in zip(request.slots, decisions, strict=True):
+            bid = decision.bid
+            if bid is None:
+                bid_ids.append(None)
+                metrics.RTB_NO_BIDS.labels(str(decision.no_bid.nbr if decision.no_bid else 0)).inc()
+                continue
+            bid_id = secrets.token_hex(8)
+            bid_ids.append(bid_id)
+            claims = NoticeClaims(
+                request_id=message.request_id, request_digest=message.request_digest, imp_id=slot.imp_id,
+                bid_id=bid_id, campaign_id=bid.campaign.id, crid=bid.creative.crid, price_micros=bid.price_micros,
+                user_id=message.user_id, issued_at=issued,
+            )  # fmt: skip
+            bids.append(ortb_bid(bid, slot, bid_id, claims, self.config.notices))
+            metrics.RTB_BIDS.labels(str(bid.campaign.id)).inc()
+        events = bid_events(
+            message, decisions, bid_ids, profile=profile, latency_ms=latency_ms,
+            deadline_ms=(deadline - started) * 1000, currency=self.config.bidder.currency,
+        )  # fmt: skip
+        key = message.request_id.encode()
+        if not bids:
+            self._send_quietly(key, events)
+            return NO_BID
+        if not await self._acknowledged(key, events, deadline):
+            return NO_BID
+        body = response_body(message.request_id, secrets.token_hex(8), self.config.seat, bids)
+        return Response(200, body, JSON, (VERSION,))
+
+    def _send_quietly(self, key: bytes, events: list[tuple[str, bytes]]) -> None:
+        """No-bid events: sent, not waited for (SPEC §12); a full queue drops them, counted."""
+        try:
+            for topic, value in events:
+                self.publisher.send(key, value, self._topic(topic))
+        except Unavailable:
+            metrics.RTB_UNACKED.labels("no_bid_dropped").inc()
+
+    async def _acknowledged(self, key: bytes, events: list[tuple[str, bytes]], deadline: float) -> bool:
+        """True once Kafka acknowledged every event before the deadline."""
+        try:
+            futures = [self.publisher.enqueue(key, value, self._topic(topic)) for topic, value in events]
+        except Unavailable:
+            metrics.RTB_UNACKED.labels("queue_full").inc()
+            return False
+        left = deadline - time.perf_counter()
+        if left > 0:
+            done, pending = await asyncio.wait(futures, timeout=left)
+        else:  # the decision itself ran out the clock
+            done, pending = set(), set(futures)
+        for future in pending:  # delivered later or never: nobody waits; its outcome is not an error
+            future.add_done_callback(_consume)
+        if pending:
+            metrics.RTB_UNACKED.labels("timeout").inc()
+            return False
+        if any(f.exception() is not None for f in done):
+            metrics.RTB_UNACKED.labels("delivery_failed").inc()
+            return False
+        return True
+
+    def _topic(self, name: str) -> str:
+        return self.requests_topic if name == topics.BID_REQUESTS else self.responses_topic
+
+
+def _consume(future: "asyncio.Future[None]") -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _accepts_gzip(scope: Scope) -> bool:
+    return any(name == b"accept-encoding" and b"gzip" in value.lower() for name, value in scope["headers"])
+
+
+def _gzip(body: bytes) -> bytes:
+    compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
+    return compressor.compress(body) + compressor.flush()
+
+
+def _error_body(exc: InvalidRequest) -> bytes:
+    return msgspec.json.encode({"error": "invalid_request", "detail": exc.detail})
