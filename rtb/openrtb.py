@@ -189,7 +189,7 @@ def parse_rtb_request(body: bytes, *, max_imps: int, received_at: str, vendor_id
             media=i.media,
             sizes=i.sizes,
             private_auction=i.pmp is not None and bool(i.pmp.private_auction),
-        )  # fmt: skip
+        )
         for i in ortb.imp
     )
     return RtbRequest(ortb=ortb, privacy=privacy, placement=placement, slots=slots, message=message)
