@@ -30,7 +30,7 @@ def rtb_post(port: int, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 def rtb_request(request_id: str, user: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
     return {"id": request_id, "imp": [{"id": "1", "banner": {"w": 300, "h": 250}, "bidfloor": 0.5}],
             "site": {"domain": SITE}, "device": {"ip": "198.51.100.7", "ua": "Mozilla/5.0 (e2e)"},
-            "user": user or {}, "tmax": 500, **fields}  # fmt: skip
+            "user": user or {}, "tmax": 2500, **fields}  # fmt: skip
 
 
 def bidding_campaigns(status: int, answer: dict[str, Any]) -> set[str]:
@@ -49,7 +49,10 @@ def rtb_platform(topic_prefix, tmp_path, settings):
     settings.REDIS_URL = redis_url()  # the test's API writes signal the handlers' Redis
     settings.HELIOS_CAMPAIGN_SIGNAL = "redis"
     reset_signal_client()
-    with Platform(tmp_path, topic_prefix, redis_url(), HELIOS_RTB_PROFILE_DEADLINE_MS="500") as pf:
+    # Deadlines a loaded 2-core test machine meets: these tests are about what is bid and recorded,
+    # not how fast (the benchmark measures that).
+    env = {"HELIOS_RTB_PROFILE_DEADLINE_MS": "500", "HELIOS_RTB_DEADLINE_CAP_MS": "2000"}
+    with Platform(tmp_path, topic_prefix, redis_url(), **env) as pf:
         pf.seed_profiles()
         yield pf
     reset_signal_client()

@@ -1,15 +1,20 @@
 """`POST /openrtb2/bid` end to end: handler and profile service as real OS processes on the real
 Kafka, Redis and PostgreSQL; campaigns changed through the REST API as a user changes them."""
 
+import http.client
+import json
 import time
 
 import pytest
 
+from campaigns.seed import seed_campaigns
 from intake.tests.helpers import read_messages
 from pipeline import topics
 from pipeline.messages import BidRequest, BidResponse, decode
 from tests.e2e.harness import Platform, wait_for
 from tests.e2e.rtb_support import bidding_campaigns, create_campaign, rtb_platform, rtb_post, rtb_request, staff
+from tests.rtb.test_endpoint import EXAMPLES
+from tests.rtb.validator import validate
 
 __all__ = ["rtb_platform", "staff"]  # fixtures
 
@@ -94,3 +99,24 @@ def test_a_restricted_request_makes_no_profile_lookup_and_its_events_hold_no_use
     assert (requests[b"open"].user_id, requests[b"open"].device_ip, requests[b"open"].privacy) == (
         "user-001", "198.51.100.7", "open",
     )  # fmt: skip
+
+
+def test_the_iab_examples_through_a_real_handler_get_valid_answers_and_their_events(rtb_platform):
+    platform = rtb_platform
+    seed_campaigns()
+    platform.start("profiles")
+    platform.start("handler")
+    answered: dict[str, int] = {}
+    for path in EXAMPLES:
+        request = json.loads(path.read_text())
+        conn = http.client.HTTPConnection("127.0.0.1", platform.handler_port, timeout=10)
+        conn.request("POST", "/openrtb2/bid", json.dumps(request), {"Content-Type": "application/json"})
+        response = conn.getresponse()
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        violations = validate(request, response.status, headers, response.read())
+        conn.close()
+        assert violations == [], path
+        answered[request["id"]] = response.status
+    assert 200 in answered.values() and 204 in answered.values()
+    keys = {m.key().decode() for m in read_messages(topics.resolved(topics.BID_REQUESTS), expect=len(answered))}
+    assert keys == set(answered)  # every request recorded, bid or not
