@@ -286,7 +286,9 @@ def rtb_section(rtb: Any) -> list[str]:
         f"`/bid` run (bench/intake_bid.lua, same handler process) between them; {setup['rounds']} round(s) of "
         f"{setup['seconds']} s per run, alternated. Campaigns: {setup['campaigns']}; profiles live over gRPC "
         f"({setup['synthetic_profiles']:,} synthetic + 20 demo users); {setup['bodies']:,} OpenRTB 2.6 bodies "
-        f"(bench/rtb_bodies.py) cycled, a unique id each; floors converted by {setup['currency_rates']}. "
+        f"(bench/rtb_bodies.py) cycled, a unique id each; floors converted by the rates "
+        + ", ".join(f"{code} {rate:g}" for code, rate in setup["currency_rates"].items())
+        + f". "
         f"{when(rtb)}.",
         "",
     ]
@@ -310,7 +312,8 @@ def rtb_section(rtb: Any) -> list[str]:
         f"The profile circuit breaker opened {rtb.get('profile_breaker_opened', '?')} time(s) during the run "
         "(handler log). *late (client)*: answers after the request's own deadline (tmax - 20 ms, at most 100 ms), "
         "from its due time; *late (handler)*: `helios_rtb_late_answers_total`. Bodies: "
-        + "; ".join(f"{k} {v}" for k, v in mix.items()),
+        + "; ".join(f"{k}: " + ", ".join(f"{name} {n:,}" for name, n in v.items()) for k, v in mix.items())
+        + ".",
         "",
     ]
     return lines
@@ -599,7 +602,7 @@ def render() -> str:
         "`make bench` runs every benchmark on the local services (PostgreSQL, Redis, Kafka from "
         "`scripts/services.sh`) and renders this page; `BENCH_QUICK=1 make bench` is a short smoke run. "
         "Each benchmark uses its own topics (random prefix, deleted afterwards), the `helios_bench_roles` database "
-        "and Redis database 12. The intake benchmark also builds (with the machine's Go) and runs a Go anchor, "
+        "(the RTB benchmark: `helios_bench_rtb`) and Redis database 12. The intake benchmark also builds (with the machine's Go) and runs a Go anchor, "
         "`bench/anchors/`, alternated with Helios's handler. Raw results: `bench/results/*.json`.",
         "",
     ]
