@@ -39,6 +39,7 @@ class NoBid(enum.IntEnum):
     CURRENCY = 503  # the floor's currency cannot be converted, or `cur` excludes the bid currency
     BELOW_FLOOR = 504  # every price is under the floor
     NO_ROOM = 505  # budget, pacing or frequency cap (SPEC §14)
+    PRIVATE_AUCTION = 506  # the impression takes deal bids only (`pmp.private_auction`); Helios has no deals
 
     @property
     def nbr(self) -> int:
@@ -86,6 +87,7 @@ class Slot(msgspec.Struct, frozen=True):
     bidfloorcur: str = DEFAULT_CURRENCY
     media: str | None = None
     sizes: tuple[tuple[int, int], ...] = ()  # wxh, then each `format`; empty: any size
+    private_auction: bool = False  # only bids on one of its deals are allowed
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,12 @@ def fits(creative: CreativeSpec, slot: Slot) -> bool:
 
 def blocked(campaign: CampaignSpec, placement: Placement) -> bool:
     """`bcat` blocks a category and its subcategories (IAB17 blocks IAB17-1); `badv` an adomain and
-    its subdomains. `bapp` blocks advertised apps: campaigns advertise none yet, so it never does."""
+    its subdomains, in any case. `bapp` blocks advertised apps: campaigns advertise none yet, so it never does."""
     if placement.bcat and any(c in placement.bcat or c.split("-", 1)[0] in placement.bcat for c in campaign.cat):
         return True
-    return bool(placement.badv) and bool(placement.badv.intersection(domain_suffixes(campaign.adomain)))
+    if not placement.badv:
+        return False
+    return not {d.lower().rstrip(".") for d in placement.badv}.isdisjoint(domain_suffixes(campaign.adomain))
 
 
 def choose_creative(creatives: Sequence[CreativeSpec], interest: Interest | None) -> CreativeSpec | None:
@@ -234,6 +238,9 @@ def decide_request(
     user_id = None if placement.restricted else placement.user_id
     decisions: list[Decision] = []
     for slot in slots:
+        if slot.private_auction:
+            decisions.append(Decision(None, NoBid.PRIVATE_AUCTION, interest, tier))
+            continue
         floor = floor_in(slot, pricing) if currency_ok else None
         if floor is None:
             decisions.append(Decision(None, NoBid.CURRENCY, interest, tier))

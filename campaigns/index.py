@@ -13,7 +13,7 @@ candidate by the decision, from the fields below.
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -71,10 +71,10 @@ class CampaignSpec(msgspec.Struct, frozen=True):
         return not (self.site_domains_include or self.app_bundles_include)
 
     def runs_at(self, now: datetime) -> bool:
-        """Within its dates and (when it has any) its UTC hours at `now` (an aware datetime)."""
+        """Within its dates and (when it has any) its UTC hours at `now` (an aware datetime, any zone)."""
         if (self.start_at is not None and now < self.start_at) or (self.end_at is not None and now >= self.end_at):
             return False
-        return not self.hours_utc or now.hour in self.hours_utc
+        return not self.hours_utc or now.astimezone(UTC).hour in self.hours_utc
 
 
 def domain_suffixes(domain: str) -> list[str]:

@@ -41,6 +41,7 @@ class NoBidReason(enum.StrEnum):
     NO_CREATIVE = "no_creative"  # no targeted campaign has a creative that fits the impression
     BLOCKED = "blocked"  # the request's bcat/badv block every one that fits
     NO_ROOM = "no_room"  # budget, pacing or frequency cap
+    PRIVATE_AUCTION = "private_auction"  # an OpenRTB impression open to its deals only (Helios has none)
 
 
 class LossReason(enum.StrEnum):

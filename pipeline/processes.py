@@ -63,6 +63,7 @@ class RoleProcesses:
         self.manage = manage
         self.ports = {role: free_port() for role in ROLE_PORT_ENV}
         self.handler_port = free_port()
+        self.handler_ports: dict[str, int] = {"handler": self.handler_port}
         self.grpc_port = free_port()
         self.env = {
             **env,
@@ -101,11 +102,18 @@ class RoleProcesses:
                 self.start(role)
 
     def start_extra(self, role: str, index: int, timeout_s: float = 90) -> subprocess.Popen[bytes]:
-        """Another process of a consumer role, in the same consumer group, on its own metrics port."""
+        """Another process of a role on its own metrics port: a consumer role joins the same
+        consumer group; another handler listens on a port of its own (`handler_ports[name]`)."""
         name, port = f"{role}#{index}", free_port()
         self.ports[name] = port
-        proc = self._spawn(name, self._command(role), {**self.env, ROLE_PORT_ENV[role]: str(port)})
+        env = {**self.env, ROLE_PORT_ENV[role]: str(port)}
+        if role == "handler":
+            self.handler_ports[name] = free_port()
+            env["HELIOS_HANDLER_PORT"] = str(self.handler_ports[name])
+        proc = self._spawn(name, self._command(role), env)
         self.wait_http(port, "/healthz", timeout_s, name, proc)
+        if role == "handler":
+            self.wait_http(self.handler_ports[name], "/healthz", timeout_s, f"{name} to reach Kafka", proc)
         return proc
 
     def wait_http(self, port: int, path: str, timeout_s: float, what: str, proc: subprocess.Popen[bytes]) -> None:

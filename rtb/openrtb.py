@@ -55,6 +55,10 @@ class _Present(msgspec.Struct):
     """An object whose presence, not content, matters (audio, native)."""
 
 
+class Pmp(msgspec.Struct):
+    private_auction: Literal[0, 1] | bool = 0
+
+
 class OrtbImp(msgspec.Struct):
     id: Id
     bidfloor: Floor = 0.0
@@ -63,6 +67,7 @@ class OrtbImp(msgspec.Struct):
     video: Video | None = None
     audio: _Present | None = None
     native: _Present | None = None
+    pmp: Pmp | None = None
 
     @property
     def media(self) -> Media | None:
@@ -76,13 +81,16 @@ class OrtbImp(msgspec.Struct):
 
     @property
     def sizes(self) -> tuple[tuple[int, int], ...]:
-        """wxh, then each `format` size (banner); wxh (video); empty: any size."""
+        """A banner's wxh, then each `format` size; empty (any size) for the other media: a video
+        player scales the creative, a native or audio ad has no size."""
+        banner = self.banner
+        if banner is None:
+            return ()
         sizes: list[tuple[int, int]] = []
-        media = self.banner or self.video
-        if media is not None and media.w and media.h:
-            sizes.append((media.w, media.h))
-        if self.banner is not None and self.banner.format:
-            sizes.extend((f.w, f.h) for f in self.banner.format if f.w and f.h and (f.w, f.h) not in sizes)
+        if banner.w and banner.h:
+            sizes.append((banner.w, banner.h))
+        if banner.format:
+            sizes.extend((f.w, f.h) for f in banner.format if f.w and f.h and (f.w, f.h) not in sizes)
         return tuple(sizes)
 
 
@@ -174,10 +182,28 @@ def parse_rtb_request(body: bytes, *, max_imps: int, received_at: str, vendor_id
         user_id=message.user_id,
     )
     slots = tuple(
-        Slot(imp_id=i.id, bidfloor=i.bidfloor, bidfloorcur=i.bidfloorcur, media=i.media, sizes=i.sizes)
+        Slot(
+            imp_id=i.id,
+            bidfloor=money_ceil(i.bidfloor),
+            bidfloorcur=i.bidfloorcur,
+            media=i.media,
+            sizes=i.sizes,
+            private_auction=i.pmp is not None and bool(i.pmp.private_auction),
+        )
         for i in ortb.imp
     )
     return RtbRequest(ortb=ortb, privacy=privacy, placement=placement, slots=slots, message=message)
+
+
+def _slot(imp: OrtbImp) -> Slot:
+    return Slot(
+        imp_id=imp.id,
+        bidfloor=money_ceil(imp.bidfloor),
+        bidfloorcur=imp.bidfloorcur,
+        media=imp.media,
+        sizes=imp.sizes,
+        private_auction=imp.pmp is not None and bool(imp.pmp.private_auction),
+    )
 
 
 def _message(ortb: OrtbRequest, received_at: str, privacy: Privacy) -> BidRequest:
@@ -210,5 +236,5 @@ def _message(ortb: OrtbRequest, received_at: str, privacy: Privacy) -> BidReques
 
 def _imp(imp: OrtbImp) -> Imp:
     sizes = imp.sizes
-    w, h = sizes[0] if sizes else (None, None)
+    w, h = sizes[0] if sizes else (imp.video.w, imp.video.h) if imp.video is not None else (None, None)
     return Imp(imp_id=imp.id, bidfloor=money_ceil(imp.bidfloor), bidfloorcur=imp.bidfloorcur, media=imp.media, w=w, h=h)
