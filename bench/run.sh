@@ -5,6 +5,8 @@
 #   BENCH_PROFILE=0           skip the py-spy flame graphs (on by default)
 #   BENCH_EMBEDDED_MINUTES=N  length of the embedded-mode RSS run (default 10; 1.5 when quick)
 #   BENCH_ONLY="intake e2e"   a subset of: intake rtb roles e2e embedded
+#   HELIOS_BENCH_DATABASE, HELIOS_BENCH_RTB_DATABASE, HELIOS_BENCH_REDIS_DB
+#                             the benchmarks' databases (helios_bench_roles, helios_bench_rtb; Redis 12)
 #
 # The intake benchmark also builds (with the machine's Go: GO=/path/to/go) and runs the Go anchor of
 # bench/anchors/, alternated with Helios's handler; the ratio of the two is a row of the table. The rtb
