@@ -46,6 +46,18 @@ class OrtbResponse(msgspec.Struct):
     seatbid: list[SeatBid]
 
 
+MACROS = "&".join(
+    f"{name}=${{AUCTION_{macro}}}"
+    for name, macro in (
+        ("auction", "ID"),
+        ("bid", "BID_ID"),
+        ("imp", "IMP_ID"),
+        ("price", "PRICE"),
+        ("cur", "CURRENCY"),
+    )
+)
+
+
 @dataclass(frozen=True)
 class Notices:
     """Where notices go (`base_url`, no trailing slash) and the secret their tokens are signed with."""
@@ -54,13 +66,13 @@ class Notices:
     secret: bytes
 
     def urls(self, claims: NoticeClaims) -> tuple[str, str, str]:
-        """nurl, burl, lurl."""
-        token = sign(claims, self.secret)
-        base, price = self.base_url, "price=${AUCTION_PRICE}"
+        """nurl, burl, lurl: the token and the OpenRTB macros the exchange substitutes (SPEC §14)."""
+        query = f"t={sign(claims, self.secret)}&{MACROS}"
+        base = self.base_url
         return (
-            f"{base}/notice/win?t={token}&{price}",
-            f"{base}/notice/bill?t={token}&{price}",
-            f"{base}/notice/loss?t={token}&{price}&loss=${{AUCTION_LOSS}}&min=${{AUCTION_MIN_TO_WIN}}",
+            f"{base}/notice/win?{query}",
+            f"{base}/notice/bill?{query}",
+            f"{base}/notice/loss?{query}&loss=${{AUCTION_LOSS}}&min=${{AUCTION_MIN_TO_WIN}}",
         )
 
 
