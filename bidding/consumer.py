@@ -25,7 +25,7 @@ from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURA
 from bidding.readiness import profiles_ready
 from bidding.responses import bid_decision, bid_response
 from campaigns.house import HOUSE_KEY
-from campaigns.index import CampaignIndex, CampaignSpec, build_index
+from campaigns.index import CampaignIndex, build_index
 from campaigns.refresher import SHARED
 from pipeline import topics
 from pipeline.logs import log_requests
@@ -69,7 +69,6 @@ def process_bid_requests(
     profiles, failure = lookup_profiles(user_ids, lookup=lookup, breaker=breaker, timeout_s=config.profile_deadline_s)
     index = campaigns() if campaigns is not None else config.house
     now = datetime.now(UTC)
-    by_site: dict[str | None, list[CampaignSpec]] = {}  # placement candidates, once per site in a batch
     priced_at = utc_now()
     enrichment: Tally[str] = Tally()
     outcomes: Tally[str] = Tally()
@@ -80,12 +79,7 @@ def process_bid_requests(
         placement = Placement(site_domain=request.site_domain, user_id=request.user_id)
         # SPEC §5: `/bid` fits no creative to the impression (no media: any creative fits).
         slots = [Slot(imp_id=imp.imp_id, bidfloor=imp.bidfloor, bidfloorcur=imp.bidfloorcur) for imp in request.imps]
-        placed = by_site.get(request.site_domain)
-        if placed is None:
-            placed = by_site[request.site_domain] = index.placement_candidates(site_domain=request.site_domain)
-        decided = decide_request(
-            index, placement, slots, profile=profile, now=now, pricing=config.pricing, placed=placed
-        )
+        decided = decide_request(index, placement, slots, profile=profile, now=now, pricing=config.pricing)
         for imp, decided_imp in zip(request.imps, decided, strict=True):
             decision = bid_decision(decided_imp, profile)
             outcomes[decision.no_bid_reason or "bid"] += 1
