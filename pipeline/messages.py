@@ -159,6 +159,32 @@ class AuctionOutcomeMessage(BidResponse, kw_only=True):
     loss_reason: LossReason | None = None
 
 
+NoticeKind = Literal["win", "bill", "loss"]
+
+
+class AuctionNotice(msgspec.Struct, kw_only=True):
+    """`auction_notices`: one per notice the handler accepted (SPEC §14); key = request_id.
+
+    The token's signed claims (rtb.tokens.NoticeClaims) plus what the exchange filled in: the
+    clearing CPM in micros (win and bill; a loss may carry none) and, for a loss, the OpenRTB loss
+    reason code. An exchange retries notices, so the same (bid_id, kind) may come many times."""
+
+    kind: NoticeKind
+    request_id: Id
+    request_digest: str = ""
+    imp_id: Id
+    bid_id: Id
+    campaign_id: int
+    crid: str
+    price_micros: int  # the bid's CPM, in micros of USD
+    user_id: OptStr = None
+    issued_at: int  # when the token was signed, unix seconds
+    clearing_micros: int | None = None  # ${AUCTION_PRICE}, CPM in micros of USD
+    loss_code: int | None = None  # ${AUCTION_LOSS}
+    min_to_win_micros: int | None = None  # ${AUCTION_MIN_TO_WIN}
+    received_at: str
+
+
 def request_digest(request: BidRequest) -> str:
     """The digest of an accepted request: SHA-256 over its message without `received_at` (and
     without a digest), first DIGEST_CHARS hex characters. Deterministic across processes."""

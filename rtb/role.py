@@ -19,6 +19,7 @@ from pipeline.transports import Transport
 from rtb.app import RtbApp
 from rtb.config import RtbSettings, rtb_settings
 from rtb.lookup import CoalescingLookup
+from rtb.notices import notice_routes
 
 PATH = "/openrtb2/bid"
 
@@ -38,7 +39,13 @@ def rtb_routes(publisher: Publisher, config: RtbSettings | None = None) -> Itera
     lookup = CoalescingLookup(make_lookup(), make_breaker(), call_timeout_s=timeout_s)
     SHARED.acquire()
     try:
-        yield {PATH: RtbApp(publisher, lookup, campaigns, config)}
+        notices = notice_routes(
+            publisher,
+            secret=config.notices.secret,
+            ttl_s=settings.HELIOS_NOTICE_TTL_S,
+            ack_timeout_s=settings.HELIOS_INTAKE_DEADLINE_S,
+        )
+        yield {PATH: RtbApp(publisher, lookup, campaigns, config), **notices}
     finally:
         SHARED.release()
         lookup.close()
