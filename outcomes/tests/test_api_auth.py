@@ -105,6 +105,7 @@ def test_schema_is_openapi_3_with_every_operation(settings: Any) -> None:
         "/api/outcomes/{id}/",
         "/api/outcomes/stats/",
         "/api/outcomes/rtb-stats/",
+        "/api/outcomes/notice-stats/",
         "/api/outcomes/winners/",
         "/api/outcomes/daily-stats/",
         "/api/outcomes/daily_stats/",

@@ -36,6 +36,7 @@ OPERATIONS = [
     "/api/outcomes/{id}/",
     "/api/outcomes/stats/",
     "/api/outcomes/rtb-stats/",
+    "/api/outcomes/notice-stats/",
     "/api/outcomes/winners/",
     "/api/outcomes/daily-stats/",
     "/api/outcomes/daily_stats/",
