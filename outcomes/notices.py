@@ -16,7 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, reset_queries, transaction
 
 from outcomes.models import AuctionNotice as NoticeRow
 from outcomes.models import AuctionOutcome
@@ -77,11 +77,16 @@ def _notice_row(notice: AuctionNotice) -> NoticeRow:
 def notice_record_batch(*, notices: Sequence[AuctionNotice]) -> int:
     """Keeps each (bid id, kind) once and updates the rows of the batch's bids, in one transaction.
     Returns the outcome rows updated (0 while their bids' rows are not stored yet)."""
-    close_old_connections()
     with transaction.atomic():
         _join_lock()
         NoticeRow.objects.bulk_create([_notice_row(n) for n in notices], ignore_conflicts=True)
         return _apply(sorted({n.bid_id for n in notices}))
+
+
+def _write(batch: Sequence[AuctionNotice]) -> None:
+    close_old_connections()
+    reset_queries()
+    notice_record_batch(notices=batch)
 
 
 def notices_factory(ctx: RoleContext) -> SinkFactory:
@@ -89,7 +94,7 @@ def notices_factory(ctx: RoleContext) -> SinkFactory:
     return SinkFactory(
         kind=AuctionNotice,
         topic=topics.AUCTION_NOTICES,
-        write=lambda batch: notice_record_batch(notices=batch),
+        write=_write,
         retryable=(OperationalError, InterfaceError),
         dead_letter=False,
     )

@@ -9,13 +9,20 @@ from typing import Any
 
 import msgspec
 from arroyo.backends.kafka import KafkaPayload
-from arroyo.processing.strategies import BatchStep, CommitOffsets, FilterStep
+from arroyo.processing.strategies import BatchStep, CommitOffsets, RunTask
 from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
-from arroyo.types import Commit, Message, Partition
+from arroyo.types import FILTERED_PAYLOAD, Commit, Message, Partition
 from django.conf import settings
+from prometheus_client import Counter
 
 from pipeline.messages import decode
 from pipeline.strategies import KeepDroppedOffsetsInOrder, WriteBatches, decode_step
+
+SKIPPED = Counter(
+    "helios_messages_skipped_total",
+    "Undecodable messages a consumer skipped (another one dead-letters them)",
+    ["topic"],
+)
 
 
 class SinkFactory(ProcessingStrategyFactory[KafkaPayload]):
@@ -47,12 +54,12 @@ class SinkFactory(ProcessingStrategyFactory[KafkaPayload]):
         chain = KeepDroppedOffsetsInOrder(chain)
         if self.dead_letter:
             return decode_step(self.kind, self.topic, chain)
-        decoded: ProcessingStrategy[Any] = decode_step(self.kind, self.topic, chain)
-        return FilterStep(self._decodable, decoded)
+        return RunTask(self._decode_or_skip, chain)
 
-    def _decodable(self, message: Message[KafkaPayload]) -> bool:
+    def _decode_or_skip(self, message: Message[KafkaPayload]) -> Any:
+        """The decoded message, or a filtered marker whose offset is committed with its batch."""
         try:
-            decode(message.payload.value, self.kind)
+            return decode(message.payload.value, self.kind)
         except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
-            return False
-        return True
+            SKIPPED.labels(self.topic).inc()
+            return FILTERED_PAYLOAD
