@@ -21,7 +21,7 @@ def api(settings: Any) -> APIClient:
 
 
 def statuses(api: APIClient) -> dict[str, tuple[str, Any, Any]]:
-    items = api.get("/api/outcomes/", {"source": "rtb", "page_size": 100}).json()["results"]
+    items = api.get("/api/outcomes/", {"source": "rtb", "page_size": "100"}).json()["results"]
     return {i["rtb_bid_id"]: (i["status"], i["clearing_cpm"], i["loss_code"]) for i in items}
 
 
