@@ -4,6 +4,7 @@ from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from outcomes import apis
+from outcomes.campaign_stats import CampaignStatsApi
 
 DOCS_ACCESS = [apis.PublicOrAuthenticated]
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -16,6 +17,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("outcomes/daily_stats/", apis.OutcomeDailyStatsAliasApi.as_view(), name="api-outcomes-daily-stats-alias"),
     # After the fixed names; the view answers 404 (JSON) for an id that is not a number.
     path("outcomes/<str:id>/", apis.OutcomeDetailApi.as_view(), name="api-outcome-detail"),
+    # SPEC §13: a campaign's money and delivery (the ledger and the stored outcomes).
+    path("campaigns/<str:id>/stats/", CampaignStatsApi.as_view(), name="api-campaign-stats"),
     # The schema and docs follow the API's own access rule (HELIOS_PUBLIC_API).
     path("schema/", SpectacularAPIView.as_view(permission_classes=DOCS_ACCESS), name="api-schema"),
     path(

@@ -5,6 +5,7 @@ path), role processes append each call to it as a JSON line, for a test in anoth
 
 import json
 import os
+from types import SimpleNamespace
 from typing import Any
 
 
@@ -14,6 +15,8 @@ class FakeLedger:
         self.done: set[str] = set()
         self.log_path = log_path
         self.fail = 0  # the next this many calls raise ConnectionError (the ledger unreachable)
+        self.reserved = 0  # what `state` reports as reserved and as the pacing line, micros
+        self.pacing_target: int | None = None
 
     async def settle(self, claims: Any, *, clearing_micros: int, now: float) -> str:
         return self._apply("settle", claims.bid_id, clearing_micros)
@@ -32,6 +35,15 @@ class FakeLedger:
             with open(self.log_path, "a") as log:
                 log.write(json.dumps([op, bid_id, clearing]) + "\n")
         return result
+
+    async def state(self, campaign_id: int, *, now: float) -> SimpleNamespace:
+        """What the real ledger's `state` gives, from what this fake settled (at 1/1000 of the CPM)."""
+        spent = sum(c for op, _, c, r in self.calls if op == "settle" and r == "applied" and c) // 1000
+        return SimpleNamespace(
+            campaign_id=campaign_id, spent_micros=spent, spent_today_micros=spent, reserved_micros=self.reserved,
+            open_reservations=1 if self.reserved else 0, late_bills=0, pacing_target_micros=self.pacing_target,
+            day_started_at=now - now % 86_400,
+        )  # fmt: skip
 
     def applied(self, op: str) -> dict[str, int | None]:
         return {bid: clearing for o, bid, clearing, result in self.calls if o == op and result == "applied"}

@@ -40,6 +40,7 @@ OPERATIONS = [
     "/api/outcomes/winners/",
     "/api/outcomes/daily-stats/",
     "/api/outcomes/daily_stats/",
+    "/api/campaigns/{id}/stats/",
 ]
 # Fuzzed by campaigns/tests/test_schemathesis.py.
 FUZZED_ELSEWHERE = {

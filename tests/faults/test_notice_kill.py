@@ -6,6 +6,7 @@ auction/tests/fakes.py (its calls in a file): the real one dedupes per bid id it
 import threading
 import time
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -28,6 +29,10 @@ def clearing_of(i: int) -> int:
 
 def kind_of(i: int) -> str:
     return ("billed", "billed", "lost", "won", "pending")[i % 5]
+
+
+def sent_past(sent: list[int], at: int) -> bool:
+    return bool(sent) and sent[-1] >= at
 
 
 def feed_all(feed: Feed, done: threading.Event, sent: list[int]) -> None:
@@ -64,11 +69,11 @@ def test_kill_9_of_the_auction_and_outcomes_roles_counts_every_bill_once(topic_p
     with Platform(tmp_path, topic_prefix, "redis://127.0.0.1:6379/9", **env) as platform:
         platform.start("auction")
         platform.start("outcomes")
-        done, sent = threading.Event(), []
+        done, sent = threading.Event(), list[int]()
         feeder = threading.Thread(target=feed_all, args=(Feed(), done, sent))
         feeder.start()
         for role, at in (("auction", BIDS // 4), ("outcomes", BIDS // 2), ("auction", 3 * BIDS // 4)):
-            wait_for(lambda at=at: bool(sent) and sent[-1] >= at, 300, f"{at} bids sent")
+            wait_for(partial(sent_past, sent, at), 300, f"{at} bids sent")
             platform.kill(role)  # mid-stream: batches in flight, offsets not committed
             platform.start(role)
         feeder.join(300)
