@@ -143,3 +143,31 @@ def test_a_notice_is_answered_204_once_on_the_real_auction_notices_topic(topic_p
     messages = read_messages(topics.resolved(topics.AUCTION_NOTICES), expect=2)
     assert [m.key() for m in messages] == [b"req-k", b"req-k"]
     assert [decode(m.value(), AuctionNotice).kind for m in messages] == ["win", "bill"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embedded_mode_a_bill_reaches_the_ledger_and_the_stored_outcome(settings):
+    """The handler's publisher of embedded mode (the in-process broker), then the auction and
+    outcomes roles' notice streams on it, as `runembedded` wires them."""
+    from auction.tests.fakes import SHARED
+    from intake.local import LocalPublisher
+    from outcomes.models import AuctionOutcome
+    from outcomes.services import outcome_record_batch
+    from outcomes.tests.factories import outcome_message, outcome_rows
+    from pipeline.runner import build_role
+    from pipeline.testing import step_until
+    from pipeline.transports import LocalTransport
+
+    settings.HELIOS_NOTICE_LEDGER = "auction.tests.fakes.shared_ledger"
+    SHARED.__init__()  # type: ignore[misc]
+    transport = LocalTransport(partitions=1)
+    row = outcome_message(bid_request_id="r1", source="rtb", campaign_id=7, bid_id="b1", bid_price=2.5, price_cpm=2.5,
+                          win_status=False, win_price=0.0)  # fmt: skip
+    outcome_record_batch(rows=outcome_rows([row]))
+    assert notice(LocalPublisher(transport), "bill", sign(claims(), SECRET), price="2.25").status == 204
+    auction, outcomes = build_role("auction", transport), build_role("outcomes", transport)
+    step_until(auction.streams[0], lambda: SHARED.applied("settle") == {"b1": 2_250_000})
+    step_until(outcomes.streams[0], lambda: AuctionOutcome.objects.get(rtb_bid_id="b1").status == "billed")
+    for role in (auction, outcomes):
+        role.shutdown()
+        role.run()
