@@ -91,6 +91,25 @@ HELIOS_CAMPAIGN_RELOAD_S = env.float("HELIOS_CAMPAIGN_RELOAD_S", default=30.0)
 HELIOS_TCF_VENDOR_ID = env.int("HELIOS_TCF_VENDOR_ID", default=0)
 # --- end campaigns ---
 
+# --- the ledger (SPEC §14): budgets, pacing, frequency caps in Redis (campaigns/ledger/) ---
+# "redis" (HELIOS_LEDGER_REDIS_URL, default REDIS_URL) or "fake" (an in-process fakeredis: embedded mode).
+HELIOS_LEDGER_STORE = env.str("HELIOS_LEDGER_STORE", default="redis")
+HELIOS_LEDGER_REDIS_URL = env.str("HELIOS_LEDGER_REDIS_URL", default="")
+HELIOS_LEDGER_CLUSTER = env.bool("HELIOS_LEDGER_CLUSTER", default=False)  # the URL names a Redis Cluster node
+HELIOS_LEDGER_PREFIX = env.str("HELIOS_LEDGER_PREFIX", default="helios:ledger")
+# A reservation with no billing or loss notice by then is released (its bill, if it comes, is "late").
+HELIOS_LEDGER_NOTICE_WINDOW_S = env.float("HELIOS_LEDGER_NOTICE_WINDOW_S", default=900.0)
+# The length of a day for daily budgets and pacing (86400: the UTC day; shorter for tests and demos).
+HELIOS_LEDGER_DAY_S = env.float("HELIOS_LEDGER_DAY_S", default=86_400.0)
+# `even` pacing lets a campaign run ahead of the line by this fraction of its daily budget (at least one impression).
+HELIOS_LEDGER_PACING_BURST = env.float("HELIOS_LEDGER_PACING_BURST", default=0.01)
+# A settled or released bid id is remembered this long (a replayed notice changes nothing); keep it
+# above HELIOS_NOTICE_TTL_S, after which notices are refused anyway.
+HELIOS_LEDGER_MARKER_TTL_S = env.int("HELIOS_LEDGER_MARKER_TTL_S", default=172_800)
+HELIOS_LEDGER_SWEEP_LIMIT = env.int("HELIOS_LEDGER_SWEEP_LIMIT", default=32)  # expired reservations released a call
+HELIOS_LEDGER_TIMEOUT_S = env.float("HELIOS_LEDGER_TIMEOUT_S", default=0.5)  # socket timeout of a ledger call
+# --- end ledger ---
+
 # --- POST /openrtb2/bid (SPEC §12) ---
 # The answer's deadline: tmax (this when the request has none) minus the network allowance, capped.
 HELIOS_RTB_DEFAULT_TMAX_MS = env.int("HELIOS_RTB_DEFAULT_TMAX_MS", default=120)
