@@ -58,7 +58,7 @@ def day_of(now: float, day_s: float) -> int:
 
 
 def pacing_target(daily_micros: int, now: float, day_s: float) -> int:
-    """What `even` pacing allows spent or reserved by `now`: the daily budget × elapsed/day."""
+    """What `even` pacing allows spent or reserved by `now`: the daily budget x elapsed/day."""
     elapsed = now - day_of(now, day_s) * day_s
     return math.floor(daily_micros * min(elapsed / day_s, 1.0))
 
@@ -105,7 +105,7 @@ class CampaignLedger(msgspec.Struct, frozen=True):
     late_micros: int
     daily_budget_micros: int | None  # as the last reservation saw it
     pacing: str | None  # asap | even, as the last reservation saw it
-    pacing_target_micros: int | None  # daily budget × elapsed/day (the `even` line), when a daily budget is known
+    pacing_target_micros: int | None  # daily budget x elapsed/day (the `even` line), when a daily budget is known
     day: int  # the day's number since the epoch (days of `day_s` seconds)
     day_started_at: float  # unix seconds
     day_s: float

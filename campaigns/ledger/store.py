@@ -17,10 +17,10 @@ from typing import Any
 
 import redis
 import redis.asyncio
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from django.conf import settings
 from prometheus_client import Counter
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from campaigns.index import CampaignSpec
 from campaigns.ledger.rules import (
@@ -87,12 +87,12 @@ def ledger_client(config: LedgerSettings) -> Any:
     if kind != "redis":
         raise ValueError(f"HELIOS_LEDGER_STORE must be 'redis' or 'fake', not {kind!r}")
     url = settings.HELIOS_LEDGER_REDIS_URL or settings.REDIS_URL
-    timeouts = {"socket_timeout": config.timeout_s, "socket_connect_timeout": config.timeout_s}
+    timeout = config.timeout_s
     if settings.HELIOS_LEDGER_CLUSTER:
-        return redis.asyncio.RedisCluster.from_url(url, **timeouts)
+        return redis.asyncio.RedisCluster.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
     # One retry on a broken connection (a restarted Redis): every script is safe to run twice.
     retry = Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
-    return redis.asyncio.Redis.from_url(url, retry=retry, **timeouts)
+    return redis.asyncio.Redis.from_url(url, retry=retry, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 class Ledger:
@@ -132,7 +132,7 @@ class Ledger:
         call = self._reserve_call(campaign, bid_id=bid_id, price_micros=price_micros, user_id=user_id, now=now)
         try:
             result = await asyncio.wait_for(call, timeout_s) if timeout_s is not None else await call
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             RESERVES.labels("timeout").inc()
             return False
         except (redis.RedisError, OSError) as exc:

@@ -190,9 +190,7 @@ def test_a_ledger_slower_than_the_deadline_is_no_room(prefix):
 
     async def body() -> None:
         ledger = make_ledger(prefix, f"redis://127.0.0.1:{silent.getsockname()[1]}/0")
-        assert not await ledger.reserve(
-            campaign, bid_id="b", price_micros=CPM, user_id=None, now=T0, timeout_s=0.05
-        )
+        assert not await ledger.reserve(campaign, bid_id="b", price_micros=CPM, user_id=None, now=T0, timeout_s=0.05)
         await ledger.close()
 
     try:
