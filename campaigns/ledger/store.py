@@ -6,6 +6,12 @@ slot), run by EVALSHA and re-loaded on NOSCRIPT (redis-py's registered scripts).
 hold the cost), `settle` (once per bid id: spend the clearing cost, drop the reservation, count the
 user's billed impression), `release` (once: drop the reservation), `state` (expire, then read).
 
+Budgets: total spent + open reservations + this impression <= the total budget; today's spent +
+every open reservation (one made yesterday may still settle today) + this impression <= the daily
+budget, and, pacing `even`, <= the line (daily x elapsed/day) + the burst. Frequency: billed
+impressions in the cap's window + the user's open reservations < the cap, so that concurrent bids
+for one user cannot all be billed past it.
+
 `reserve` never raises: an unreachable or slow ledger is no room (SPEC §12). `settle` and
 `release` raise `redis.RedisError` (or TimeoutError), so that their caller retries the notice.
 """
