@@ -2,11 +2,13 @@
 golden test, then ties, lone bids, floors, competitors and loss codes."""
 
 import random
-from decimal import Decimal as D
+from decimal import Decimal
 
 import pytest
 
 from exchange.auction import FIRST, SECOND, Loss, Offer, competitor_prices, run_auction, seeded_order
+
+D = Decimal
 
 # OpenRTB 2.6 §4.4.1: "assume an auction with a floor price of $0.85, and that each row is a competing
 # bid" (None: "Invalid"); per row ${AUCTION_PRICE} (None: "Empty string"/"n/a") and ${AUCTION_MIN_TO_WIN}.
@@ -33,7 +35,7 @@ def test_the_openrtb_4_4_1_table_row_by_row(kind, row):
     offers = [Offer(f"bidder-{n}", bid) for n, (bid, _, _) in enumerate(GOLDEN[kind])]
     for order in (offers, offers[::-1], offers[1:] + offers[:1]):  # whoever asks first
         result = run_auction(order, FLOOR, kind)
-        bid, price, min_to_win = GOLDEN[kind][row]
+        _, price, min_to_win = GOLDEN[kind][row]
         outcome = result.outcomes[f"bidder-{row}"]
         assert (outcome.price, outcome.min_to_win) == (price, min_to_win)
         assert result.winner == "bidder-0" and result.clearing == GOLDEN[kind][0][1]
@@ -117,11 +119,13 @@ def test_competitors_against_helios_the_highest_valid_bid_always_wins():
             assert result.winner is None
             continue
         top = max(o.price for o in eligible if o.price is not None)
+        assert result.winner is not None and result.clearing is not None
         assert result.outcomes[result.winner].price == result.clearing
-        assert [o for o in eligible if o.bidder == result.winner][0].price == top
+        assert next(o for o in eligible if o.bidder == result.winner).price == top
         assert floor <= result.clearing <= top or (floor == 0 and result.clearing >= D("0.01"))
         for o in offers:
             outcome = result.outcomes[o.bidder]
             if o.bidder != result.winner:
+                assert o.price is not None
                 assert outcome.loss == (Loss.BELOW_FLOOR if o.price < floor else Loss.LOST_TO_HIGHER_BID)
                 assert outcome.min_to_win == result.clearing

@@ -1,12 +1,14 @@
 """OpenRTB 2.6 §4.4 macro substitution (exchange/macros.py), and the values the simulator gives them."""
 
 import base64
-from decimal import Decimal as D
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 from exchange.auction import FIRST, SECOND, Offer, run_auction
 from exchange.macros import MACROS, b64, market_bid_ratio, substitute
 from exchange.simulator import macro_values
+
+D = Decimal
 
 HELIOS_LURL = (
     "http://h.example/notice/loss?t=tok&auction=${AUCTION_ID}&bid=${AUCTION_BID_ID}&imp=${AUCTION_IMP_ID}"

@@ -49,6 +49,7 @@ def answer(app: Any, request: dict[str, Any], *, zipped: bool = False) -> tuple[
     body = json.dumps({**request, "tmax": 5000}).encode()  # the deadline is not under test here
     headers = [("accept-encoding", "gzip"), ("content-encoding", "gzip")] if zipped else []
     result = call(app, "POST", "/openrtb2/bid", gzip.compress(body) if zipped else body, headers)
+    assert result.status is not None
     return result.status, validate(request, result.status, result.headers, result.body)
 
 
