@@ -1,4 +1,7 @@
-"""The auction role: bid_responses -> run_auction -> auction_outcomes (one outcome per response)."""
+"""The auction role: bid_responses -> run_auction -> auction_outcomes (one outcome per response).
+
+An RTB bid (`source` "rtb") was auctioned by the exchange: it gets no simulated auction here, only
+its outcome pending the exchange's notices (auction/rules.py, `exchange_pending`)."""
 
 import logging
 from collections.abc import Sequence
@@ -8,7 +11,7 @@ from arroyo.backends.kafka import KafkaPayload
 from django.conf import settings
 from prometheus_client import Counter
 
-from auction.rules import AuctionSettings, run_auction
+from auction.rules import RTB_SOURCE, AuctionSettings, exchange_pending, run_auction
 from pipeline import topics
 from pipeline.logs import log_requests
 from pipeline.messages import AuctionOutcomeMessage, BidResponse, money, utc_now
@@ -29,10 +32,13 @@ def auction_settings() -> AuctionSettings:
 
 
 def process_bid_response(response: BidResponse, rules: AuctionSettings) -> AuctionOutcomeMessage:
-    result = run_auction(
-        bid_price=response.bid_price, bid_request_id=response.bid_request_id, imp_id=response.imp_id, settings=rules
-    )
-    AUCTIONS.labels("won" if result.win_status else result.loss_reason).inc()
+    if response.source == RTB_SOURCE:
+        result = exchange_pending(bid_price=response.bid_price)
+    else:
+        result = run_auction(
+            bid_price=response.bid_price, bid_request_id=response.bid_request_id, imp_id=response.imp_id, settings=rules
+        )
+    AUCTIONS.labels("won" if result.win_status else result.loss_reason or "pending").inc()
     return AuctionOutcomeMessage(
         **msgspec.structs.asdict(response),
         win_status=result.win_status,

@@ -3,6 +3,9 @@
 A bid wins when its price is above the threshold and a draw falls under the win probability. The
 draw is a hash of (seed, request id, imp id), so the same message always gets the same outcome:
 re-processing after a crash cannot change a result.
+
+A bid made through `POST /openrtb2/bid` (SPEC §12) is auctioned by the exchange, not here: its
+outcome is pending the exchange's win/billing/loss notice (SPEC §14), `exchange_pending`.
 """
 
 import hashlib
@@ -18,11 +21,14 @@ class AuctionSettings:
     seed: str = "helios"
 
 
+RTB_SOURCE = "rtb"  # BidResponse.source of a decision made by `POST /openrtb2/bid`
+
+
 @dataclass(frozen=True)
 class AuctionResult:
     win_status: bool
     win_price: float
-    loss_reason: LossReason | None  # None when won
+    loss_reason: LossReason | None  # None when won, or when an RTB bid awaits the exchange's notice
 
 
 def draw(seed: str, bid_request_id: str, imp_id: str) -> float:
@@ -41,3 +47,11 @@ def run_auction(*, bid_price: float, bid_request_id: str, imp_id: str, settings:
     if draw(settings.seed, bid_request_id, imp_id) < settings.win_probability:
         return AuctionResult(True, bid_price, None)  # first price
     return AuctionResult(False, 0.0, LossReason.LOST)
+
+
+def exchange_pending(*, bid_price: float) -> AuctionResult:
+    """The outcome of an RTB decision until the exchange's notice says more: not won (yet), no
+    win price, and no loss reason for a bid (pending), "no_bid" for a no-bid."""
+    if not bid_price > 0:
+        return AuctionResult(False, 0.0, LossReason.NO_BID)
+    return AuctionResult(False, 0.0, None)

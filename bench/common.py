@@ -3,7 +3,8 @@
 Every benchmark runs on the local services (scripts/services.sh) but keeps out of everybody's way:
 fresh topics under a random HELIOS_TOPIC_PREFIX (deleted afterwards, with their consumer groups),
 its own PostgreSQL database (`helios_bench_roles`, created and migrated on first use) and Redis
-database 12. Roles are started as real processes (`manage.py runkafka <role>`, `runprofiles`) by the
+database 12 (HELIOS_BENCH_DATABASE and HELIOS_BENCH_REDIS_DB move them, e.g. beside another
+benchmark run). Roles are started as real processes (`manage.py runkafka <role>`, `runprofiles`) by the
 harness the end-to-end tests use (pipeline/processes.py), with production-like settings (DEBUG off,
 WARNING logs).
 
@@ -37,8 +38,8 @@ from pipeline.processes import RoleProcesses  # noqa: E402 - needs sys.path firs
 
 # For A/B experiments only: a script that patches something, then runs manage.py's main().
 MANAGE = os.environ.get("BENCH_MANAGE", "manage.py")
-BENCH_DATABASE = "helios_bench_roles"
-BENCH_REDIS_DB = 12
+BENCH_DATABASE = os.environ.get("HELIOS_BENCH_DATABASE", "helios_bench_roles")
+BENCH_REDIS_DB = int(os.environ.get("HELIOS_BENCH_REDIS_DB", "12"))
 DEFAULT_DATABASE_URL = "postgresql://helios:helios@127.0.0.1:5432/helios"
 OUTCOME_TABLES = ("outcomes_auctionoutcome", "outcomes_outcomedailyrollup")
 
@@ -158,12 +159,12 @@ def _admin_sql(url: str, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any
         conn.close()
 
 
-def prepare_bench_database() -> str:
-    """Creates (once) and migrates the benchmark database, empties the outcome tables; returns its URL."""
-    url = bench_database_url()
-    if not _admin_sql(admin_database_url(), "SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DATABASE]):
-        log(f"creating database {BENCH_DATABASE}")
-        _admin_sql(admin_database_url(), f'CREATE DATABASE "{BENCH_DATABASE}"')
+def prepare_bench_database(name: str = BENCH_DATABASE) -> str:
+    """Creates (once) and migrates a benchmark database, empties the outcome tables; returns its URL."""
+    url = bench_database_url(name)
+    if not _admin_sql(admin_database_url(), "SELECT 1 FROM pg_database WHERE datname = %s", [name]):
+        log(f"creating database {name}")
+        _admin_sql(admin_database_url(), f'CREATE DATABASE "{name}"')
     subprocess.run(
         [PYTHON, "manage.py", "migrate", "--noinput", "-v0"],
         cwd=REPO,
@@ -361,7 +362,7 @@ class Roles(RoleProcesses):
 
 
 def seed_profiles(env: Mapping[str, str], synthetic: int) -> None:
-    """Demo users (user-001..020) plus `synthetic` ones (synth-000001...) into Redis DB 12."""
+    """Demo users (user-001..020) plus `synthetic` ones (synth-000001...) into the bench Redis DB."""
     subprocess.run(
         [PYTHON, "manage.py", "seed_profiles", "--flush", "--synthetic", str(synthetic)],
         cwd=REPO,

@@ -78,7 +78,7 @@ def machine_section(results: list[dict[str, Any] | None]) -> list[str]:
     return lines
 
 
-def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any) -> list[str]:
+def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any, rtb: Any = None) -> list[str]:
     rows: list[list[str]] = []
     if intake:
         rows.append(
@@ -112,6 +112,7 @@ def summary(intake: Any, e2e: Any, roles: Any, rss: Any, api: Any) -> list[str]:
             )
     else:
         rows.append(["Intake", "not run", "≥ 10,000/s, p99 ≤ 10 ms", "—"])
+    rows += rtb_rows(rtb)
     if e2e:
         best = e2e.get("max_sustained_rate_per_s")
         rows.append(
@@ -235,6 +236,84 @@ def intake_section(intake: Any) -> list[str]:
         "connections, not of an open-loop arrival rate; the end-to-end benchmark below is open loop. wrk runs on "
         "the same 2 cores and takes a large share of them: the figures compare the two handlers under the same "
         "conditions, they are not either handler's ceiling.",
+        "",
+    ]
+    return lines
+
+
+def rtb_rows(rtb: Any) -> list[list[str]]:
+    """The summary's `/openrtb2/bid` rows: the issue's targets beside the figures."""
+    if not rtb:
+        return [["RTB `/openrtb2/bid`", "not run", "≥ 3,000/s, p99 ≤ 20 ms; open loop p99 ≤ 10 ms, 0 late", "—"]]
+    closed, open_loop, targets, ok = rtb["closed"], rtb["open"], rtb["targets"], rtb["met"]
+    rate = f"{targets['open_rate_per_s']:,}/s"
+    return [
+        ["RTB: answers/s (200 + 204), wrk, 64 connections", num(closed["answers_per_s"]),
+         f"≥ {targets['answers_per_s']:,}", met(ok["answers_per_s"])],
+        ["RTB: p99 latency, 64 connections", num(closed["p99_ms"], 2, "ms"), f"≤ {targets['p99_ms']:g} ms",
+         met(ok["p99_ms"])],
+        [f"RTB: open loop at {rate}: p99 (from each request's due time)", num(open_loop["p99_ms"], 2, "ms"),
+         f"≤ {targets['open_p99_ms']:g} ms", met(ok["open_p99_ms"])],
+        [f"RTB: open loop at {rate}: answers after the request's deadline", num(open_loop["late_answers"]),
+         str(targets["late_answers"]), met(ok["late_answers"])],
+        ["RTB answers/s ÷ intake `/bid` accepted/s (same handler, same run)",
+         f"{num(rtb['ratio_rtb_to_intake'], 3)} ({num(closed['answers_per_s'])} vs "
+         f"{num(rtb['intake']['accepted_per_s'])}/s)", "reported", "—"],
+    ]  # fmt: skip
+
+
+def _rtb_row(name: str, side: dict[str, Any], rate: str) -> list[str]:
+    cpu = side.get("cpu_ms_per_answer") or {}
+    lookups = side.get("handler", {}).get("profile_lookups", {})
+    return [
+        name, rate, num(side.get("bid_rate"), 3) if "bid_rate" in side else num(side.get("bids")),
+        *(num(side.get(k), 2) for k in ("p50_ms", "p90_ms", "p99_ms", "p99_9_ms")),
+        num(side.get("other")), num(side.get("late_answers")) if "late_answers" in side else "—",
+        num(side.get("handler", {}).get("late", {}).get("total", 0)),
+        ", ".join(f"{k} {v:,.0f}" for k, v in lookups.items()) or "—",
+        " / ".join(num(cpu.get(k), 3) for k in ("handler", "profiles", "kafka", "machine")),
+        ", ".join(side["load_averages"]) if "load_averages" in side else side.get("load_average_during", "—"),
+    ]  # fmt: skip
+
+
+def rtb_section(rtb: Any) -> list[str]:
+    lines = ["## Real-time bidding: `/openrtb2/bid`", ""]
+    if not rtb:
+        return [*lines, "Not run.", ""]
+    setup, closed, open_loop = rtb["setup"], rtb["closed"], rtb["open"]
+    lines += [
+        f"`{rtb['command']}` and `{rtb['open_loop_command']}` against `{setup['server']}`, with the intake's "
+        f"`/bid` run (bench/intake_bid.lua, same handler process) between them; {setup['rounds']} round(s) of "
+        f"{setup['seconds']} s per run, alternated. Campaigns: {setup['campaigns']}; profiles live over gRPC "
+        f"({setup['synthetic_profiles']:,} synthetic + 20 demo users); {setup['bodies']:,} OpenRTB 2.6 bodies "
+        f"(bench/rtb_bodies.py) cycled, a unique id each; floors converted by the rates "
+        + ", ".join(f"{code} {rate:g}" for code, rate in setup["currency_rates"].items())
+        + f". "
+        f"{when(rtb)}.",
+        "",
+    ]
+    header = ["", "answers/s", "bid rate", "p50", "p90", "p99", "p99.9", "other answers", "late (client)"]
+    header += ["late (handler)", "profile lookups", "CPU ms per answer: handler / profiles / kafka / machine"]
+    rows = [
+        _rtb_row("closed loop, 64 connections (mean)", closed, num(closed["answers_per_s"])),
+        _rtb_row(f"open loop {setup['open_rate_per_s']:,}/s (mean)", open_loop, num(setup["open_rate_per_s"])),
+    ]
+    rows += [
+        _rtb_row(f"run {i}: {r['side']}", r, num(r.get("answers_per_s", r.get("rate_per_s"))))
+        for i, r in enumerate(rtb["runs"], 1)
+        if r["side"] != "intake"
+    ]
+    lines += table([*header, "load avg"], rows)
+    intake = rtb["intake"]
+    mix = rtb.get("bodies_mix", {})
+    lines += [
+        f"Intake `/bid` in the same run: {num(intake['accepted_per_s'])} accepted/s, p99 "
+        f"{num(intake['p99_ms'], 2, 'ms')}: RTB ÷ intake = **{num(rtb['ratio_rtb_to_intake'], 3)}**. "
+        f"The profile circuit breaker opened {rtb.get('profile_breaker_opened', '?')} time(s) during the run "
+        "(handler log). *late (client)*: answers after the request's own deadline (tmax - 20 ms, at most 100 ms), "
+        "from its due time; *late (handler)*: `helios_rtb_late_answers_total`. Bodies: "
+        + "; ".join(f"{k}: " + ", ".join(f"{name} {n:,}" for name, n in v.items()) for k, v in mix.items())
+        + ".",
         "",
     ]
     return lines
@@ -514,7 +593,7 @@ def profiles_section() -> list[str]:
 
 
 def render() -> str:
-    intake, e2e, roles, rss, api = (load(n) for n in ("intake", "e2e", "roles", "embedded_rss", "api"))
+    intake, e2e, roles, rss, api, rtb = (load(n) for n in ("intake", "e2e", "roles", "embedded_rss", "api", "rtb"))
     lines = [
         "# Benchmarks",
         "",
@@ -523,13 +602,14 @@ def render() -> str:
         "`make bench` runs every benchmark on the local services (PostgreSQL, Redis, Kafka from "
         "`scripts/services.sh`) and renders this page; `BENCH_QUICK=1 make bench` is a short smoke run. "
         "Each benchmark uses its own topics (random prefix, deleted afterwards), the `helios_bench_roles` database "
-        "and Redis database 12. The intake benchmark also builds (with the machine's Go) and runs a Go anchor, "
+        "(the RTB benchmark: `helios_bench_rtb`) and Redis database 12. The intake benchmark also builds (with the machine's Go) and runs a Go anchor, "
         "`bench/anchors/`, alternated with Helios's handler. Raw results: `bench/results/*.json`.",
         "",
     ]
-    lines += machine_section([intake, e2e, roles])
-    lines += summary(intake, e2e, roles, rss, api)
+    lines += machine_section([intake, e2e, roles, rtb])
+    lines += summary(intake, e2e, roles, rss, api, rtb)
     lines += intake_section(intake)
+    lines += rtb_section(rtb)
     lines += e2e_section(e2e)
     lines += roles_section(roles)
     lines += rss_section(rss)

@@ -4,10 +4,13 @@
 #   BENCH_QUICK=1             a smoke run: every benchmark shortened (figures not comparable)
 #   BENCH_PROFILE=0           skip the py-spy flame graphs (on by default)
 #   BENCH_EMBEDDED_MINUTES=N  length of the embedded-mode RSS run (default 10; 1.5 when quick)
-#   BENCH_ONLY="intake e2e"   a subset of: intake roles e2e embedded
+#   BENCH_ONLY="intake e2e"   a subset of: intake rtb roles e2e embedded
+#   HELIOS_BENCH_DATABASE, HELIOS_BENCH_RTB_DATABASE, HELIOS_BENCH_REDIS_DB
+#                             the benchmarks' databases (helios_bench_roles, helios_bench_rtb; Redis 12)
 #
 # The intake benchmark also builds (with the machine's Go: GO=/path/to/go) and runs the Go anchor of
-# bench/anchors/, alternated with Helios's handler; the ratio of the two is a row of the table.
+# bench/anchors/, alternated with Helios's handler; the ratio of the two is a row of the table. The rtb
+# benchmark runs /openrtb2/bid (closed and open loop) alternated with the intake's /bid on one handler.
 #
 # Expects the local services up (make services-up) and their URLs in the environment (the
 # Makefile's SERVICES_ENV). A failed benchmark does not stop the others; the exit status says.
@@ -20,7 +23,7 @@ case ${BENCH_QUICK:-} in "" | 0 | false | no) QUICK=0 ;; *) QUICK=1 ;; esac
 if [[ $QUICK == 1 ]]; then MINUTES=${BENCH_EMBEDDED_MINUTES:-1.5}; else MINUTES=${BENCH_EMBEDDED_MINUTES:-10}; fi
 PROFILE=()
 [[ ${BENCH_PROFILE:-1} != 0 ]] && PROFILE=(--profile)
-ONLY=${BENCH_ONLY:-intake roles e2e embedded}
+ONLY=${BENCH_ONLY:-intake rtb roles e2e embedded}
 
 bash bench/deps.sh "$PY" || exit 1
 bash scripts/services.sh status || { echo "[bench] the local services are not up: make services-up" >&2; exit 1; }
@@ -34,6 +37,7 @@ run() { # name, command...
 }
 
 run intake "$PY" bench/intake.py "${PROFILE[@]}"
+run rtb "$PY" bench/rtb_bid.py "${PROFILE[@]}"
 run roles "$PY" bench/roles.py "${PROFILE[@]}"
 run e2e "$PY" bench/e2e.py "${PROFILE[@]}"
 # Embedded mode needs none of the services: keep their URLs out of its environment.

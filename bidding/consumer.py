@@ -21,11 +21,11 @@ from bidding.breaker import CircuitBreaker
 from bidding.config import BidderSettings, bidder_settings
 from bidding.decision import Placement, Slot, decide_request
 from bidding.enrichment import enrichment_status, lookup_profiles, make_breaker, make_lookup
-from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURATION, PROFILE_ENRICHMENT
+from bidding.metrics import BID_PRICE, BID_REQUESTS_PROCESSED, BID_RESPONSE_DURATION, PROFILE_ENRICHMENT, RTB_SKIPPED
 from bidding.readiness import profiles_ready
 from bidding.responses import bid_decision, bid_response
 from campaigns.house import HOUSE_KEY
-from campaigns.index import CampaignIndex, CampaignSpec, build_index
+from campaigns.index import CampaignIndex, build_index
 from campaigns.refresher import SHARED
 from pipeline import topics
 from pipeline.logs import log_requests
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 
 CampaignSource = Callable[[], CampaignIndex]
+RTB_SOURCE = "rtb"  # BidRequest.source of `POST /openrtb2/bid`: decided by the handler
 
 
 def process_bid_requests(
@@ -51,15 +52,23 @@ def process_bid_requests(
     """Prices a batch: exactly one BidResponse per impression, in request then impression order,
     each decided over the campaign index `campaigns()` returns (default: the built-in house).
 
+    Requests from `POST /openrtb2/bid` (`source` "rtb") are skipped: the handler decided them and
+    produced their responses itself (SPEC §12); they get no response here and no lookup.
+
     Makes at most one `lookup.batch_get` call (none when the batch has no user ids or the breaker
     is open), with the distinct non-empty user ids of the batch.
     """
     started = time.perf_counter()
+    priced = [r for r in batch if r.source != RTB_SOURCE]
+    if len(priced) != len(batch):
+        RTB_SKIPPED.inc(len(batch) - len(priced))
+        batch = priced
+        if not batch:
+            return []
     user_ids = list(dict.fromkeys(r.user_id for r in batch if r.user_id))
     profiles, failure = lookup_profiles(user_ids, lookup=lookup, breaker=breaker, timeout_s=config.profile_deadline_s)
     index = campaigns() if campaigns is not None else config.house
     now = datetime.now(UTC)
-    by_site: dict[str | None, list[CampaignSpec]] = {}  # placement candidates, once per site in a batch
     priced_at = utc_now()
     enrichment: Tally[str] = Tally()
     outcomes: Tally[str] = Tally()
@@ -70,12 +79,7 @@ def process_bid_requests(
         placement = Placement(site_domain=request.site_domain, user_id=request.user_id)
         # SPEC §5: `/bid` fits no creative to the impression (no media: any creative fits).
         slots = [Slot(imp_id=imp.imp_id, bidfloor=imp.bidfloor, bidfloorcur=imp.bidfloorcur) for imp in request.imps]
-        placed = by_site.get(request.site_domain)
-        if placed is None:
-            placed = by_site[request.site_domain] = index.placement_candidates(site_domain=request.site_domain)
-        decided = decide_request(
-            index, placement, slots, profile=profile, now=now, pricing=config.pricing, placed=placed
-        )
+        decided = decide_request(index, placement, slots, profile=profile, now=now, pricing=config.pricing)
         for imp, decided_imp in zip(request.imps, decided, strict=True):
             decision = bid_decision(decided_imp, profile)
             outcomes[decision.no_bid_reason or "bid"] += 1

@@ -23,3 +23,5 @@ BID_PRICE = Histogram(
     "Bid prices in USD",
     buckets=(0.1, 0.25, 0.35, 0.5, 0.6, 0.75, 0.85, 1.0, 1.2, 1.5, 2.0, 5.0),
 )
+# Per bid request from `POST /openrtb2/bid`: the handler decided it, the bidder passes it by.
+RTB_SKIPPED = Counter("helios_bidder_rtb_skipped_total", "RTB bid requests skipped (decided by the handler)")

@@ -135,6 +135,9 @@ class BidDecision:
     user_interests: list[str]
     no_bid_reason: NoBidReason | None
     creative: AdCreative | None
+    # SPEC §12: the campaign the decision chose (None when no bid), and the OpenRTB no-bid code.
+    campaign_id: int | None = None
+    nbr: int | None = None
 
     @property
     def bids(self) -> bool:

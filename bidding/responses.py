@@ -25,6 +25,11 @@ def bid_response(request: BidRequest, imp: Imp, decision: BidDecision, *, priced
         user_interests=decision.user_interests,
         no_bid_reason=decision.no_bid_reason,
         ad_creative=decision.creative,
+        source=request.source,
+        campaign_id=decision.campaign_id,
+        creative_id=decision.creative.creative_id if decision.creative is not None else None,
+        price_cpm=money(decision.bid_price),  # OpenRTB prices are CPM: the same number
+        nbr=decision.nbr,
     )
 
 
@@ -40,6 +45,8 @@ def bid_decision(decided: Decision, profile: Profile | None) -> BidDecision:
         user_interests=[i.category for i in profile.interests] if profile is not None else [],
         no_bid_reason=decided.no_bid.reason if decided.no_bid is not None else None,
         creative=ad_creative(bid.creative, decided.tier.name) if bid is not None else None,
+        campaign_id=bid.campaign.id if bid is not None else None,
+        nbr=decided.no_bid.nbr if decided.no_bid is not None else None,
     )
 
 

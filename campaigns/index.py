@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import msgspec
 
+MAX_PLACEMENTS = 50_000  # memoised placements per snapshot; forgotten all at once past this
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -94,11 +95,22 @@ class CampaignIndex(msgspec.Struct, frozen=True):
     by_app: Mapping[str, tuple[CampaignSpec, ...]]
     by_size: Mapping[tuple[str, int, int], tuple[CreativeSpec, ...]]
     by_media: Mapping[str, tuple[CreativeSpec, ...]]
+    # placement -> its candidates, filled as placements are seen (a snapshot never changes)
+    placements: dict[tuple[str | None, str | None], tuple[CampaignSpec, ...]] = msgspec.field(default_factory=dict)
 
     def placement_candidates(
         self, *, site_domain: str | None = None, app_bundle: str | None = None
-    ) -> list[CampaignSpec]:
+    ) -> tuple[CampaignSpec, ...]:
         """Campaigns whose site/app include and exclude lists admit this placement, by id."""
+        key = (site_domain, app_bundle)
+        found = self.placements.get(key)
+        if found is None:
+            if len(self.placements) >= MAX_PLACEMENTS:
+                self.placements.clear()
+            found = self.placements[key] = tuple(self._placement_candidates(site_domain, app_bundle))
+        return found
+
+    def _placement_candidates(self, site_domain: str | None, app_bundle: str | None) -> list[CampaignSpec]:
         found: dict[int, CampaignSpec] = {c.id: c for c in self.everywhere}
         suffixes = domain_suffixes(site_domain) if site_domain else []
         for suffix in suffixes:

@@ -8,7 +8,9 @@ connection the server closed (idle keep-alive) is opened again.
 
 The bodies mix the Helios simple form and OpenRTB requests, seeded and unknown users, several
 impressions and floors (`make_body`): a pool of templates is built once and each request gets a
-fresh, fixed-length request id, so thousands of requests per second cost little Python.
+fresh, fixed-length request id, so thousands of requests per second cost little Python. A caller
+may bring its own templates instead (the RTB benchmark's OpenRTB bodies, to any path), each with an
+optional deadline: answers later than it (from the due time) are counted as `late_answers`.
 """
 
 import asyncio
@@ -18,7 +20,7 @@ import secrets
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -64,15 +66,17 @@ def make_body(rng: random.Random, users: int) -> dict[str, Any]:
 
 
 class Template:
-    """A body's JSON around its request id (a uuid4 hex, replaced by run tag + counter)."""
+    """A body's JSON around its request id (replaced by run tag + counter; its first occurrence in
+    the JSON must be the id's), and the answer's deadline from the due time (None: none)."""
 
-    __slots__ = ("head", "imps", "tail")
+    __slots__ = ("deadline_s", "head", "imps", "tail")
 
-    def __init__(self, body: dict[str, Any]) -> None:
+    def __init__(self, body: dict[str, Any], deadline_s: float | None = None) -> None:
         key = "request_id" if "request_id" in body else "id"
         text = json.dumps(body, separators=(",", ":")).encode()
-        self.head, _, self.tail = text.partition(body[key].encode())
+        self.head, _, self.tail = text.partition(json.dumps(body[key]).encode()[1:-1])
         self.imps = len(body.get("ad_slots") or body.get("imp") or [None])
+        self.deadline_s = deadline_s
 
 
 @dataclass
@@ -80,6 +84,7 @@ class Tally:
     statuses: Counter[str] = field(default_factory=Counter)
     latencies_s: list[float] = field(default_factory=list)
     accepted_imps: int = 0
+    late: int = 0  # answers after their template's deadline
 
 
 class Connection(asyncio.Protocol):
@@ -87,7 +92,7 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, tally: Tally) -> None:
         self.tally = tally
-        self.pending: deque[tuple[float, int]] = deque()  # (due time, impressions)
+        self.pending: deque[tuple[float, int, float | None]] = deque()  # (due time, impressions, deadline)
         self.buffer = bytearray()
         self.transport: asyncio.Transport | None = None
 
@@ -100,18 +105,20 @@ class Connection(asyncio.Protocol):
             self.tally.statuses["connection_lost"] += len(self.pending)
             self.pending.clear()
 
-    def send(self, data: bytes, due: float, imps: int) -> None:
+    def send(self, data: bytes, due: float, imps: int, deadline_s: float | None = None) -> None:
         assert self.transport is not None
-        self.pending.append((due, imps))
+        self.pending.append((due, imps, deadline_s))
         self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
         now = time.monotonic()
         while (answer := self._next_answer()) is not None:
-            due, imps = self.pending.popleft()
+            due, imps, deadline_s = self.pending.popleft()
             self.tally.statuses[str(answer)] += 1
             self.tally.latencies_s.append(now - due)
+            if deadline_s is not None and now - due > deadline_s:
+                self.tally.late += 1
             if answer == 202:
                 self.tally.accepted_imps += imps
 
@@ -140,14 +147,25 @@ def percentile(ordered: list[float], q: float) -> float | None:
 
 
 class LoadGenerator:
-    """Sends `rate` requests/s for `duration_s` to `url` over `connections` keep-alive connections."""
+    """Sends `rate` requests/s for `duration_s` to `url` over `connections` keep-alive connections;
+    the bodies are `templates` in turn, or (None) a pool of `make_body`'s."""
 
-    def __init__(self, url: str, *, rate: float, duration_s: float, connections: int, seed: int | None, users: int):
+    def __init__(
+        self,
+        url: str,
+        *,
+        rate: float,
+        duration_s: float,
+        connections: int,
+        seed: int | None,
+        users: int,
+        templates: Sequence[Template] | None = None,
+    ):
         target = urlsplit(url)
         self.host, self.port = target.hostname or "127.0.0.1", target.port or 80
         self.rate, self.duration_s, self.connections = rate, duration_s, connections
         rng = random.Random(seed)
-        self.templates = [Template(make_body(rng, users)) for _ in range(TEMPLATES)]
+        self.templates = list(templates or [Template(make_body(rng, users)) for _ in range(TEMPLATES)])
         self.request_head = (
             f"POST {target.path or '/bid'} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
             "Content-Type: application/json\r\n"
@@ -192,7 +210,8 @@ class LoadGenerator:
             self.not_sent += 1
             return
         body = b"%s%s%024x%s" % (template.head, self.tag, i, template.tail)
-        conn.send(b"%sContent-Length: %d\r\n\r\n%s" % (self.request_head, len(body), body), due, template.imps)
+        request = b"%sContent-Length: %d\r\n\r\n%s" % (self.request_head, len(body), body)
+        conn.send(request, due, template.imps, template.deadline_s)
         self.sent += 1
 
     async def run(self, progress: Callable[[int], object] | None = None, drain_s: float = 15.0) -> dict[str, Any]:
@@ -245,6 +264,7 @@ class LoadGenerator:
             "rejected": total - accepted,
             "unanswered": unanswered,
             "accepted_impressions": tally.accepted_imps,
+            "late_answers": tally.late,
             "latency_p50_ms": ms(percentile(ordered, 0.50)),
             "latency_p99_ms": ms(percentile(ordered, 0.99)),
             "latency_p999_ms": ms(percentile(ordered, 0.999)),
@@ -262,9 +282,12 @@ def run(
     users: int = 20,
     drain_s: float = 15.0,
     progress: Callable[[int], object] | None = None,
+    templates: Sequence[Template] | None = None,
 ) -> dict[str, Any]:
     """Runs one load (on uvloop when installed) and returns its summary."""
-    generator = LoadGenerator(url, rate=rate, duration_s=duration_s, connections=connections, seed=seed, users=users)
+    generator = LoadGenerator(
+        url, rate=rate, duration_s=duration_s, connections=connections, seed=seed, users=users, templates=templates
+    )
     try:
         import uvloop
     except ImportError:

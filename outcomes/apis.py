@@ -31,6 +31,7 @@ from outcomes import filters, querylimits
 from outcomes.models import AuctionOutcome
 from outcomes.openapi import ERRORS, NOT_FOUND, ApiSchema, filter_parameters
 from outcomes.pagination import OutcomePagination
+from outcomes.rtb import outcome_rtb_counts
 from outcomes.selectors import (
     OutcomeFilterError,
     OutcomeSelection,
@@ -185,6 +186,35 @@ class OutcomeStatsApi(ApiView):
         selection = self.select(request, ordered=False)
         stats = outcome_stats(parts=outcome_parts(selection=selection)) if selection.narrowed else outcome_stats()
         return Response(self.OutputSerializer(stats).data)
+
+
+class OutcomeRtbStatsApi(ApiView):
+    """GET /api/outcomes/rtb-stats/: the RTB outcomes of the filtered set (SPEC §12, §16), counted
+    by privacy state and by OpenRTB no-bid code (all outcomes: from the RTB rollups)."""
+
+    @extend_schema_serializer(component_name="OutcomeRtbStats")
+    class OutputSerializer(serializers.Serializer[Any]):
+        outcomes = serializers.IntegerField(min_value=0, help_text="RTB outcomes (source rtb).")
+        bids = serializers.IntegerField(min_value=0, help_text="Of which bids.")
+        by_privacy = serializers.DictField(
+            child=serializers.IntegerField(min_value=0),
+            help_text="Per privacy state (open, gdpr_consent, coppa, gdpr_no_consent, us_privacy_opt_out, gpc, lmt).",
+        )
+        by_nbr = serializers.DictField(
+            child=serializers.IntegerField(min_value=0), help_text="Per OpenRTB no-bid reason code (no-bids only)."
+        )
+
+    @extend_schema(
+        operation_id="outcomes_rtb_stats",
+        parameters=filter_parameters(filters.OutcomeFilter),
+        responses={200: OutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        selection = self.select(request, ordered=False)
+        counts = (
+            outcome_rtb_counts(parts=outcome_parts(selection=selection)) if selection.narrowed else outcome_rtb_counts()
+        )
+        return Response(self.OutputSerializer(counts).data)
 
 
 class OutcomeDailyStatsApi(ApiView):

@@ -9,7 +9,7 @@ where django-filter's default would ignore it), amounts are finite and bounded, 
 import re
 from datetime import UTC, datetime, time
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, get_args
 
 import django_filters
 from django import forms
@@ -18,8 +18,11 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from outcomes.models import AuctionOutcome
-from pipeline.messages import MONEY_QUANTUM
+from pipeline.messages import MONEY_QUANTUM, Source
 
+SOURCES: tuple[str, ...] = get_args(Source)
+MAX_BIGINT = 2**63 - 1  # campaign_id
+MAX_INT = 2**31 - 1  # nbr
 MAX_AMOUNT = Decimal(10**12)  # any bound above this matches every stored amount (at most 1e8)
 MAX_TEXT_CHARS = 255  # the widest text column (site_domain)
 MIN_SUBSTRING_CHARS = 3  # a trigram index serves substrings of 3 characters and more
@@ -28,6 +31,7 @@ DEFAULT_ORDERING = ("-timestamp", "-id")
 
 # A "+hh:mm" offset arrives as " hh:mm" when a client forgets to percent-encode the "+".
 _UNENCODED_PLUS = re.compile(r" (\d{2}(?::?\d{2})?)$")
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 class UnpaddedNumberMixin:
@@ -128,6 +132,34 @@ class TimestampFilter(django_filters.Filter):
     field_class = TimestampField
 
 
+class StrictIntegerField(UnpaddedIntegerField):
+    """Digits only, as the schema's `integer` has them: not `1.0` (which Django's IntegerField
+    accepts as 1) nor `1e3`."""
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str) and value and not _INTEGER.fullmatch(value):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        result: int | None = super().to_python(value)
+        return result
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """An exact whole number within its column's range (anything else is a 400, never a database
+    error): `campaign`, `nbr`."""
+
+    field_class = StrictIntegerField
+
+    def __init__(self, *args: Any, min_value: int, max_value: int, **kwargs: Any) -> None:
+        super().__init__(*args, min_value=min_value, max_value=max_value, **kwargs)
+
+
+class SourceFilter(django_filters.ChoiceFilter):
+    """One of the sources a request comes from (pipeline.messages.Source)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, choices=[(s, s) for s in SOURCES], **kwargs)
+
+
 class OutcomeOrderingFilter(django_filters.OrderingFilter):
     """`ordering=<field>[,<field>...]`, `-` for descending; default `-timestamp`. The id breaks ties
     so that pages never overlap or skip rows that share a timestamp or price."""
@@ -159,6 +191,16 @@ class OutcomeFilter(django_filters.FilterSet):
     max_bid = AmountFilter(
         field_name="bid_price", lookup_expr="lte", rounding=ROUND_FLOOR, help_text="bid_price <= this."
     )
+    campaign = IntegerFilter(
+        field_name="campaign_id",
+        min_value=0,
+        max_value=MAX_BIGINT,
+        help_text="Campaign id (the campaign that bid; 0: the built-in house campaign).",
+    )
+    source = SourceFilter(
+        help_text="Where the request came in: helios or openrtb (POST /bid), rtb (POST /openrtb2/bid)."
+    )
+    nbr = IntegerFilter(min_value=0, max_value=MAX_INT, help_text="OpenRTB no-bid reason code (500-505: Helios's own).")
     since = TimestampFilter(
         field_name="timestamp",
         lookup_expr="gte",

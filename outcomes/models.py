@@ -7,7 +7,7 @@ the same transaction; anything that inserts rows another way (fixtures, factorie
 from django.db import models
 from django.utils import timezone
 
-from outcomes.rows import MONEY_DIGITS
+from outcomes.rows import MONEY_DIGITS, PRIVACY_CHARS, SOURCE_CHARS
 from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS, MAX_ID_CHARS, MONEY_PLACES
 
 SUM_DIGITS = 20  # rollup sums of millions of MONEY values
@@ -44,6 +44,20 @@ class AuctionOutcome(models.Model):
     auction_timestamp = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now, help_text="When the row was inserted")
     raw_data = models.JSONField(help_text="The whole auction_outcomes message")
+    # SPEC §12: where the request came in and what the campaign decision chose. RTB rows (source
+    # "rtb", decided by `POST /openrtb2/bid`) also carry the OpenRTB bid id, the privacy state and
+    # the time from receipt to the decision against the request's deadline.
+    source = models.CharField(max_length=SOURCE_CHARS, default="helios", help_text="helios, openrtb or rtb")
+    campaign_id = models.BigIntegerField(null=True, blank=True, help_text="The campaign that bid (0: built-in house)")
+    rtb_bid_id = models.CharField(  # noqa: DJ001
+        max_length=MAX_ID_CHARS, null=True, blank=True, help_text="The OpenRTB bid id (seatbid[].bid[].id)"
+    )
+    nbr = models.IntegerField(null=True, blank=True, help_text="OpenRTB no-bid reason code, when no bid")
+    privacy = models.CharField(  # noqa: DJ001
+        max_length=PRIVACY_CHARS, null=True, blank=True, help_text="The RTB request's privacy state (SPEC §16)"
+    )
+    latency_ms = models.FloatField(null=True, blank=True, help_text="RTB: request received -> decided, ms")
+    deadline_ms = models.FloatField(null=True, blank=True, help_text="RTB: the request's deadline, ms")
 
     class Meta:
         constraints = [
@@ -65,6 +79,10 @@ class AuctionOutcome(models.Model):
             models.Index(fields=["win_price", "id"], name="outcome_win_price_id_idx"),
             models.Index(fields=["bid_price", "id"], name="outcome_bid_price_id_idx"),
             models.Index(fields=["created_at", "id"], name="outcome_created_at_id_idx"),
+            # The campaign filter; RTB rows by insert time (the dashboard's RTB panel); no-bid codes.
+            models.Index(fields=["campaign_id", "timestamp"], name="outcome_campaign_ts_idx"),
+            models.Index(fields=["source", "created_at"], name="outcome_source_created_idx"),
+            models.Index(fields=["nbr", "timestamp"], name="outcome_nbr_ts_idx", condition=models.Q(nbr__isnull=False)),
             # `search` (a substring of bid_id, user_id or site_domain) is served on PostgreSQL by
             # pg_trgm GIN indexes on UPPER(column), made by migration 0004 outside this list: SQLite
             # has no GIN indexes.
@@ -96,3 +114,25 @@ class OutcomeDailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.total} outcomes"
+
+
+RTB_NO_NBR = -1  # OutcomeRtbRollup.nbr of bids (OpenRTB codes are >= 0)
+
+
+class OutcomeRtbRollup(models.Model):
+    """Per UTC day of `timestamp`, privacy state ("" when none) and nbr (RTB_NO_NBR for bids): the
+    RTB outcomes and bids stored. Written like OutcomeDailyRollup (only by
+    `outcome_record_batch`, with the newly inserted rows), so unfiltered RTB stats read a few rows."""
+
+    day = models.DateField()
+    privacy = models.CharField(max_length=PRIVACY_CHARS, default="", blank=True)
+    nbr = models.IntegerField(default=RTB_NO_NBR)
+    total = models.BigIntegerField(default=0)
+    bids = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "privacy", "nbr"]
+        constraints = [models.UniqueConstraint(fields=["day", "privacy", "nbr"], name="rtb_rollup_day_privacy_nbr")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.privacy or '-'} {self.nbr}: {self.total} RTB outcomes"

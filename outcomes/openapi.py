@@ -48,6 +48,11 @@ def _filter_schema(filter_: Any) -> dict[str, Any]:
         return {"type": "boolean"}
     if isinstance(filter_, filters.AmountFilter):
         return {"type": "number", "minimum": 0, "maximum": int(filters.MAX_AMOUNT)}
+    if isinstance(filter_, filters.IntegerFilter):
+        field = filter_.field
+        return {"type": "integer", "minimum": field.min_value, "maximum": field.max_value}
+    if isinstance(filter_, filters.SourceFilter):
+        return {"type": "string", "enum": list(filters.SOURCES)}
     if isinstance(filter_, filters.TimestampFilter):
         return {"type": "string", "format": "date-time"}
     if isinstance(filter_, filters.OutcomeOrderingFilter):

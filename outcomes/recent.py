@@ -9,6 +9,7 @@ from django.db.models import Case, Count, IntegerField, Q, Value, When
 from django.db.models.functions import TruncSecond
 
 from outcomes.models import AuctionOutcome
+from outcomes.rtb import RTB_SOURCE
 
 
 @dataclass
@@ -60,3 +61,27 @@ def outcome_store_latencies(*, since: datetime) -> list[float]:
 def outcome_latest(*, limit: int) -> list[AuctionOutcome]:
     """The `limit` outcomes stored last, newest first."""
     return list(AuctionOutcome.objects.order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class RtbSample:
+    """One RTB outcome as the dashboard's panel needs it."""
+
+    latency_ms: float | None
+    deadline_ms: float | None
+    nbr: int | None
+    campaign_id: int | None
+    bid: bool
+
+
+def outcome_rtb_recent(*, since: datetime, limit: int) -> list[RtbSample]:
+    """The RTB outcomes stored since `since` (insert time), at most the `limit` newest."""
+    rows = (
+        AuctionOutcome.objects.filter(source=RTB_SOURCE, created_at__gte=since)
+        .order_by("-created_at")
+        .values_list("latency_ms", "deadline_ms", "nbr", "campaign_id", "bid_price")[:limit]
+    )
+    return [
+        RtbSample(latency_ms=latency, deadline_ms=deadline, nbr=nbr, campaign_id=campaign, bid=price > 0)
+        for latency, deadline, nbr, campaign, price in rows
+    ]

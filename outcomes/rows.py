@@ -6,6 +6,7 @@ instead of failing its whole batch again and again. The sink turns each message 
 everything after (the insert, the rollups, the batch listeners) works on rows.
 """
 
+import math
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -26,6 +27,10 @@ from pipeline.messages import (
 # model takes MONEY_DIGITS from here; a test checks MAX_LENGTHS against its columns).
 MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
 MONEY_MAX = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - MONEY_QUANTUM
+SOURCE_CHARS = 16
+PRIVACY_CHARS = 32
+NBR_RANGE = (0, 2**31 - 1)  # an IntegerField (nbr); OpenRTB codes are not negative
+BIGINT_RANGE = (-(2**63), 2**63 - 1)  # a BigIntegerField (campaign_id)
 MAX_LENGTHS = {
     "bid_id": MAX_ID_CHARS,
     "request_digest": DIGEST_CHARS,
@@ -36,7 +41,11 @@ MAX_LENGTHS = {
     "winning_interest": MAX_CATEGORY_CHARS,
     "creative_id": MAX_ID_CHARS,
     "loss_reason": 32,
+    "source": SOURCE_CHARS,
+    "rtb_bid_id": MAX_ID_CHARS,
+    "privacy": PRIVACY_CHARS,
 }
+INT_RANGES = {"campaign_id": BIGINT_RANGE, "nbr": NBR_RANGE}
 
 
 class InvalidOutcome(ValueError):
@@ -66,6 +75,13 @@ class OutcomeRow(msgspec.Struct, frozen=True, gc=False):
     timestamp: datetime  # event time: the request's received_at
     auction_timestamp: datetime
     raw_data: str  # JSON text of the whole message
+    source: str  # SPEC §12, from here on: what the campaign decision chose, and RTB's figures
+    campaign_id: int | None
+    rtb_bid_id: str | None  # the message's `bid_id` (the OpenRTB bid's id; `bid_id` is the request's)
+    nbr: int | None
+    privacy: str | None
+    latency_ms: float | None
+    deadline_ms: float | None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -110,7 +126,9 @@ def to_time(text: str, field: str) -> datetime:
 
 def outcome_row(outcome: AuctionOutcomeMessage) -> OutcomeRow:
     """The row to store for `outcome`; raises InvalidOutcome if it cannot be stored."""
-    creative_id = outcome.ad_creative.creative_id if outcome.ad_creative is not None else None
+    creative_id = outcome.creative_id
+    if creative_id is None and outcome.ad_creative is not None:
+        creative_id = outcome.ad_creative.creative_id
     row = OutcomeRow(
         bid_id=outcome.bid_request_id,
         request_digest=outcome.request_digest,
@@ -130,16 +148,33 @@ def outcome_row(outcome: AuctionOutcomeMessage) -> OutcomeRow:
         timestamp=to_time(outcome.received_at, "received_at"),
         auction_timestamp=to_time(outcome.auction_timestamp, "auction_timestamp"),
         raw_data=msgspec.json.encode(outcome).decode(),
+        source=outcome.source,
+        campaign_id=outcome.campaign_id,
+        rtb_bid_id=outcome.bid_id,
+        nbr=outcome.nbr,
+        privacy=outcome.privacy,
+        latency_ms=_finite(outcome.latency_ms, "latency_ms"),
+        deadline_ms=_finite(outcome.deadline_ms, "deadline_ms"),
     )
     for field, limit in MAX_LENGTHS.items():
         value = getattr(row, field)
         if value is not None and len(value) > limit:
             raise InvalidOutcome(f"{field}: longer than {limit} characters")
+    for field, (low, high) in INT_RANGES.items():
+        value = getattr(row, field)
+        if value is not None and not low <= value <= high:
+            raise InvalidOutcome(f"{field}: {value} is out of range")
     # PostgreSQL text and jsonb cannot hold NUL; JSON can (as \u0000). The text search is the fast
     # path; the walk tells a NUL from an escaped backslash followed by "u0000".
     if "\\u0000" in row.raw_data and _has_nul(msgspec.to_builtins(outcome)):
         raise InvalidOutcome("a string contains a NUL character")
     return row
+
+
+def _finite(value: float | None, field: str) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise InvalidOutcome(f"{field}: {value!r} is not a finite number")
+    return value
 
 
 def _has_nul(value: object) -> bool:

@@ -209,6 +209,8 @@ def outcome_select(*, filters: Mapping[str, Any], ordered: bool = True, wins_onl
     filterset = filterset_class(data=filters, queryset=AuctionOutcome.objects.all())
     if not filterset.is_valid():
         raise OutcomeFilterError({name: [str(m) for m in messages] for name, messages in filterset.errors.items()})
+    if not all(filterset.form.cleaned_data.get("ordering") or ["-"]):  # `ordering=,,`: a choice's field passes ""
+        raise OutcomeFilterError({"ordering": ["An empty field name is not a valid choice."]})
     queryset = filterset.qs
     active = set(filterset.active_filters())
     win_status: bool | None = filterset.form.cleaned_data.get("win_status")

@@ -56,6 +56,7 @@ def outcome_record_batch(*, rows: Sequence[OutcomeRow]) -> int:
         inserted = storage.insert_new(ordered, created_at=timezone.now())
         stored = [row for row in ordered if row.key in inserted]
         storage.rollups_add(stored)
+        storage.rtb_rollups_add(stored)
         transaction.on_commit(partial(_after_commit, stored, len(rows)), robust=True)
     return len(stored)
 

@@ -21,8 +21,9 @@ import msgspec
 from django.db import connection
 from django.db.models import F, Field, JSONField, Model
 
-from outcomes.models import AuctionOutcome, OutcomeDailyRollup
+from outcomes.models import RTB_NO_NBR, AuctionOutcome, OutcomeDailyRollup, OutcomeRtbRollup
 from outcomes.rows import ROW_FIELDS, OutcomeRow
+from outcomes.rtb import RTB_SOURCE
 
 Key = tuple[str, str, str]  # OutcomeRow.key: (bid_id, request_digest, imp_id)
 KEY_COLUMNS = ("bid_id", "request_digest", "imp_id")
@@ -165,33 +166,68 @@ def day_sums(rows: Iterable[OutcomeRow]) -> dict[date, DaySums]:
 def rollups_add(rows: list[OutcomeRow]) -> None:
     """Adds the rows to their day's rollup: one atomic upsert, safe with concurrent writers."""
     days = day_sums(rows)
-    if not days:
+    _upsert_add(
+        OutcomeDailyRollup,
+        ("day",),
+        ROLLUP_SUMS,
+        {(day,): tuple(getattr(sums, name) for name in ROLLUP_SUMS) for day, sums in days.items()},
+    )
+
+
+RtbKey = tuple[date, str, int]  # OutcomeRtbRollup's (day, privacy, nbr)
+
+
+def rtb_sums(rows: Iterable[OutcomeRow]) -> dict[RtbKey, tuple[int, int]]:
+    """What the RTB rows add to each (day, privacy, nbr) rollup row, keys ascending: (outcomes,
+    bids). No privacy state is "", no nbr (a bid) is RTB_NO_NBR."""
+    sums: dict[RtbKey, tuple[int, int]] = {}
+    for row in rows:
+        if row.source != RTB_SOURCE:
+            continue
+        key = (row.day, row.privacy or "", RTB_NO_NBR if row.nbr is None else row.nbr)
+        total, bids = sums.get(key, (0, 0))
+        sums[key] = (total + 1, bids + (row.bid_price > 0))
+    return dict(sorted(sums.items()))
+
+
+def rtb_rollups_add(rows: list[OutcomeRow]) -> None:
+    """Adds the RTB rows to their (day, privacy, nbr) rollup rows, as `rollups_add` does."""
+    _upsert_add(OutcomeRtbRollup, ("day", "privacy", "nbr"), ("total", "bids"), rtb_sums(rows))
+
+
+def _upsert_add(
+    model: type[Model], keys: Sequence[str], sums: Sequence[str], rows: dict[tuple[Any, ...], tuple[Any, ...]]
+) -> None:
+    """Adds `rows` (key values -> sums, keys ascending) to `model`'s rows: one atomic upsert."""
+    if not rows:
         return
     if not connection.features.supports_update_conflicts_with_target:
-        _rollups_add_orm(days)
+        _upsert_add_orm(model, keys, sums, rows)
         return
-    fields = _fields(OutcomeDailyRollup, ("day", *ROLLUP_SUMS))
+    fields = _fields(model, (*keys, *sums))
     qn = connection.ops.quote_name
-    table = qn(OutcomeDailyRollup._meta.db_table)
-    updates = ", ".join(f"{qn(name)} = {table}.{qn(name)} + excluded.{qn(name)}" for name in ROLLUP_SUMS)
+    table = qn(model._meta.db_table)
+    updates = ", ".join(f"{qn(name)} = {table}.{qn(name)} + excluded.{qn(name)}" for name in sums)
     sql = (
         f"INSERT INTO {table} ({', '.join(qn(f.column) for f in fields)}) VALUES "  # noqa: S608 - quoted names only
-        + ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(days))
-        + f" ON CONFLICT ({qn('day')}) DO UPDATE SET {updates}"
+        + ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+        + f" ON CONFLICT ({', '.join(qn(k) for k in keys)}) DO UPDATE SET {updates}"
     )
     params: list[Any] = []
-    for day, sums in days.items():
-        values = (day, sums.total, sums.wins, sums.revenue, sums.bid_sum, sums.enriched_count)
-        params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True))
+    for key, values in rows.items():
+        params.extend(f.get_db_prep_save(v, connection) for f, v in zip(fields, (*key, *values), strict=True))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 
 
-def _rollups_add_orm(days: dict[date, DaySums]) -> None:
-    for day, sums in days.items():
-        increments = {name: F(name) + getattr(sums, name) for name in ROLLUP_SUMS}
-        if not OutcomeDailyRollup.objects.filter(day=day).update(**increments):
-            OutcomeDailyRollup.objects.create(day=day, **{name: getattr(sums, name) for name in ROLLUP_SUMS})
+def _upsert_add_orm(
+    model: type[Model], keys: Sequence[str], sums: Sequence[str], rows: dict[tuple[Any, ...], tuple[Any, ...]]
+) -> None:
+    manager = model._default_manager
+    for key, values in rows.items():
+        lookup = dict(zip(keys, key, strict=True))
+        if not manager.filter(**lookup).update(**{n: F(n) + v for n, v in zip(sums, values, strict=True)}):
+            manager.create(**lookup, **dict(zip(sums, values, strict=True)))
 
 
 def _fields(model: type[Model], names: Sequence[str]) -> "list[Field[Any, Any]]":

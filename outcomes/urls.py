@@ -9,6 +9,7 @@ DOCS_ACCESS = [apis.PublicOrAuthenticated]
 urlpatterns: list[URLPattern | URLResolver] = [
     path("outcomes/", apis.OutcomeListApi.as_view(), name="api-outcomes"),
     path("outcomes/stats/", apis.OutcomeStatsApi.as_view(), name="api-outcomes-stats"),
+    path("outcomes/rtb-stats/", apis.OutcomeRtbStatsApi.as_view(), name="api-outcomes-rtb-stats"),
     path("outcomes/winners/", apis.OutcomeWinnersApi.as_view(), name="api-outcomes-winners"),
     path("outcomes/daily-stats/", apis.OutcomeDailyStatsApi.as_view(), name="api-outcomes-daily-stats"),
     path("outcomes/daily_stats/", apis.OutcomeDailyStatsAliasApi.as_view(), name="api-outcomes-daily-stats-alias"),

@@ -263,8 +263,12 @@ class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):
         self.max_batch_size = max_batch_size or settings.HELIOS_BATCH_SIZE
         self.max_batch_time_s = max_batch_time_s or settings.HELIOS_BATCH_TIME_S
 
-    def _run_batch(self, batch: Sequence[Any]) -> Sequence[Value[KafkaPayload]]:
+    def _run_batch(self, batch: Sequence[Any]) -> Sequence[Value[KafkaPayload | FilteredPayload]]:
         outputs = self.transform([v.payload for v in batch if v.payload is not None])
+        if not outputs:
+            # Nothing to produce (every message skipped): a filtered marker still carries the
+            # batch's offsets to the commit step, which Unfold would otherwise drop with the batch.
+            return [Value(FilteredPayload(), {})]
         return [Value(out, {}) for out in outputs]
 
     def create_with_partitions(

@@ -160,9 +160,7 @@ class RtbApp:
             metrics.RTB_PROFILES.labels("no_user").inc()
             return None
         left = deadline - time.perf_counter() - self.config.ack_reserve_ms / 1000
-        profile = await self.lookup.get(user_id, min(self.config.profile_deadline_ms / 1000, left))
-        metrics.RTB_PROFILES.labels("found" if profile is not None else "not_found").inc()
-        return profile
+        return await self.lookup.get(user_id, min(self.config.profile_deadline_ms / 1000, left))
 
     async def _respond(
         self, request: RtbRequest, decisions: list[Decision], profile: Profile | None, started: float, deadline: float

@@ -15,7 +15,8 @@ RTB_NO_BIDS = Counter("helios_rtb_no_bids_total", "Impressions not bid on, by Op
 RTB_PRIVACY = Counter("helios_rtb_privacy_total", "RTB requests by privacy state (SPEC §16)", ["state"])
 RTB_PROFILES = Counter(
     "helios_rtb_profile_lookups_total",
-    "RTB requests by profile lookup result: found, not_found (or late/failed), no_user, restricted",
+    "RTB requests by profile lookup result: found, not_found, late (not in time), unavailable/skipped/error "
+    "(the profile service failed, or its circuit breaker is open), no_user, restricted",
     ["result"],
 )
 RTB_UNACKED = Counter(

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from bidding.decision import Placement, Slot
-from campaigns.privacy import Privacy, privacy_of
+from campaigns.privacy import Privacy, PrivacyState, privacy_of
 from intake.validation import (
     MAX_FORMATS,
     Currency,
@@ -25,10 +25,11 @@ from intake.validation import (
     check_imps,
     decode_strict,
 )
-from pipeline.messages import DEFAULT_CURRENCY, BidRequest, Imp, Media, money_ceil, request_digest
+from pipeline.messages import DEFAULT_CURRENCY, MONEY_PLACES, BidRequest, Imp, Media, money_ceil, request_digest
 
 MAX_LIST = 512  # entries of bcat/badv/bapp/cur
 MAX_TMAX_MS = 600_000
+OPEN = Privacy(state=PrivacyState.OPEN)
 MTYPE: dict[str, int] = {"banner": 1, "video": 2, "audio": 3, "native": 4}  # OpenRTB 2.6 bid.mtype
 
 Code = Annotated[str, msgspec.Meta(max_length=256)]
@@ -164,8 +165,9 @@ def parse_rtb_request(body: bytes, *, max_imps: int, received_at: str, vendor_id
     """Raises `intake.validation.InvalidRequest` (a 400) for anything that is not an acceptable
     OpenRTB BidRequest."""
     ortb = decode_strict(_decoder.decode, body)
-    privacy = privacy_of(ortb.privacy_fields(), vendor_id=vendor_id)
-    message = _message(ortb, received_at, privacy)
+    privacy = _privacy(ortb, vendor_id)
+    slots = tuple(_slot(i) for i in ortb.imp)
+    message = _message(ortb, received_at, privacy, slots)
     check_imps(message.imps, max_imps, "imp")
     message.request_digest = request_digest(message)
     device = ortb.device
@@ -174,31 +176,26 @@ def parse_rtb_request(body: bytes, *, max_imps: int, received_at: str, vendor_id
         app_bundle=ortb.app.bundle if ortb.app is not None and ortb.site is None else None,
         country=device.geo.country if device is not None and device.geo is not None else None,
         device_type=device.devicetype if device is not None else None,
-        bcat=frozenset(ortb.bcat or ()),
-        badv=frozenset(d.lower() for d in ortb.badv or ()),
-        bapp=frozenset(ortb.bapp or ()),
+        bcat=frozenset(ortb.bcat) if ortb.bcat else frozenset(),
+        badv=frozenset(d.lower() for d in ortb.badv) if ortb.badv else frozenset(),
+        bapp=frozenset(ortb.bapp) if ortb.bapp else frozenset(),
         cur=tuple(ortb.cur or ()),
         restricted=privacy.restricted,
         user_id=message.user_id,
     )
-    slots = tuple(
-        Slot(
-            imp_id=i.id,
-            bidfloor=money_ceil(i.bidfloor),
-            bidfloorcur=i.bidfloorcur,
-            media=i.media,
-            sizes=i.sizes,
-            private_auction=i.pmp is not None and bool(i.pmp.private_auction),
-        )
-        for i in ortb.imp
-    )
     return RtbRequest(ortb=ortb, privacy=privacy, placement=placement, slots=slots, message=message)
+
+
+def _privacy(ortb: OrtbRequest, vendor_id: int) -> Privacy:
+    if ortb.regs is None and (ortb.device is None or ortb.device.lmt is None):
+        return OPEN  # every signal lives in regs, except LMT (SPEC §16)
+    return privacy_of(ortb.privacy_fields(), vendor_id=vendor_id)
 
 
 def _slot(imp: OrtbImp) -> Slot:
     return Slot(
         imp_id=imp.id,
-        bidfloor=money_ceil(imp.bidfloor),
+        bidfloor=_ceil(imp.bidfloor),
         bidfloorcur=imp.bidfloorcur,
         media=imp.media,
         sizes=imp.sizes,
@@ -206,7 +203,12 @@ def _slot(imp: OrtbImp) -> Slot:
     )
 
 
-def _message(ortb: OrtbRequest, received_at: str, privacy: Privacy) -> BidRequest:
+def _ceil(floor: float) -> float:
+    """`money_ceil`, with the common case (a floor of at most 4 decimals) kept cheap."""
+    return floor if round(floor, MONEY_PLACES) == floor else money_ceil(floor)
+
+
+def _message(ortb: OrtbRequest, received_at: str, privacy: Privacy, slots: tuple[Slot, ...]) -> BidRequest:
     domain = page = None
     if ortb.site is not None:
         domain, page = ortb.site.domain, ortb.site.page
@@ -229,12 +231,11 @@ def _message(ortb: OrtbRequest, received_at: str, privacy: Privacy) -> BidReques
         device_ua=ua,
         tmax_ms=ortb.tmax,
         test=bool(ortb.test),
-        imps=[_imp(i) for i in ortb.imp],
+        imps=[_imp(i, slot) for i, slot in zip(ortb.imp, slots, strict=True)],
         privacy=privacy.state.value,
     )
 
 
-def _imp(imp: OrtbImp) -> Imp:
-    sizes = imp.sizes
-    w, h = sizes[0] if sizes else (imp.video.w, imp.video.h) if imp.video is not None else (None, None)
-    return Imp(imp_id=imp.id, bidfloor=money_ceil(imp.bidfloor), bidfloorcur=imp.bidfloorcur, media=imp.media, w=w, h=h)
+def _imp(imp: OrtbImp, slot: Slot) -> Imp:
+    w, h = slot.sizes[0] if slot.sizes else (imp.video.w, imp.video.h) if imp.video is not None else (None, None)
+    return Imp(imp_id=imp.id, bidfloor=slot.bidfloor, bidfloorcur=imp.bidfloorcur, media=imp.media, w=w, h=h)

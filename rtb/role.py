@@ -7,6 +7,8 @@ import contextlib
 import threading
 from collections.abc import Iterator, Mapping
 
+from django.conf import settings
+
 from bidding.enrichment import make_breaker, make_lookup
 from campaigns.index import CampaignIndex
 from campaigns.refresher import SHARED
@@ -30,7 +32,10 @@ def rtb_routes(publisher: Publisher, config: RtbSettings | None = None) -> Itera
         index = SHARED.index
         return index if index is not None else fallback  # not loaded yet, or the database is down
 
-    lookup = CoalescingLookup(make_lookup(), make_breaker(), call_timeout_s=config.profile_deadline_ms / 1000)
+    # The gRPC call gets the bidder's deadline: a request waits only its own (shorter) one, and a call
+    # that merely outlived one request's wait must not count against the service in the breaker.
+    timeout_s = max(settings.HELIOS_PROFILE_DEADLINE_S, config.profile_deadline_ms / 1000)
+    lookup = CoalescingLookup(make_lookup(), make_breaker(), call_timeout_s=timeout_s)
     SHARED.acquire()
     try:
         yield {PATH: RtbApp(publisher, lookup, campaigns, config)}

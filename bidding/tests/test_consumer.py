@@ -52,6 +52,16 @@ SPEC_FIELDS = {
     "user_interests",
     "no_bid_reason",
     "ad_creative",
+    # SPEC §12: what the campaign decision chose, for every source.
+    "source",
+    "campaign_id",
+    "creative_id",
+    "bid_id",
+    "price_cpm",
+    "nbr",
+    "privacy",
+    "latency_ms",
+    "deadline_ms",
 }
 
 

@@ -1,5 +1,6 @@
 """The campaign index as plain data: placement lookups, creative fit, dates and hours (pure)."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +31,7 @@ def campaign(cid: int, **overrides: Any) -> CampaignSpec:
     return CampaignSpec(**values)
 
 
-def ids(campaigns: list[CampaignSpec]) -> list[int]:
+def ids(campaigns: Sequence[CampaignSpec]) -> list[int]:
     return [c.id for c in campaigns]
 
 

@@ -4,11 +4,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from dashboard.snapshots.rtb import CampaignNames, rtb_panel
 from dashboard.snapshots.shape import (
     PRICE_BUCKET_LABELS,
     PRICE_EDGES,
     RATE_HORIZON_S,
     RECENT_LIMIT,
+    RTB_HORIZON_S,
+    RTB_SAMPLES_MAX,
     SERIES_BIN_S,
     SERIES_BINS,
     SeriesBin,
@@ -18,13 +21,13 @@ from dashboard.snapshots.shape import (
     to_message,
     totals_from_database,
 )
-from outcomes.recent import outcome_latest, outcome_series, outcome_store_latencies
+from outcomes.recent import outcome_latest, outcome_rtb_recent, outcome_series, outcome_store_latencies
 
 
 def snapshot_from_database(*, now: float | None = None) -> dict[str, Any]:
     """The initial snapshot (kind "initial"), in the live snapshots' shape, read from the database:
     totals from the rollups, the series of the last SERIES_BINS bins and the rolling figures from
-    the rows' insert times, the newest outcomes. Blocking: call it from a thread (the consumer
+    the rows' insert times, the newest outcomes, the RTB panel over the last RTB_HORIZON_S. Blocking: call it from a thread (the consumer
     uses database_sync_to_async)."""
     now = time.time() if now is None else now
     first = (int(now) // SERIES_BIN_S - SERIES_BINS + 1) * SERIES_BIN_S
@@ -39,5 +42,9 @@ def snapshot_from_database(*, now: float | None = None) -> dict[str, Any]:
         series=[SeriesBin(t=b.start, count=b.count, wins=b.wins, histogram=b.histogram) for b in series],
         recent=[recent_outcome(row) for row in outcome_latest(limit=RECENT_LIMIT)],
         price_buckets=list(PRICE_BUCKET_LABELS),
+        rtb=rtb_panel(
+            outcome_rtb_recent(since=datetime.fromtimestamp(now - RTB_HORIZON_S, UTC), limit=RTB_SAMPLES_MAX),
+            CampaignNames(),
+        ),
     )
     return to_message(snapshot)

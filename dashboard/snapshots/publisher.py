@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from prometheus_client import Counter
 
+from dashboard.snapshots.rtb import CampaignNames, RtbSamples
 from dashboard.snapshots.shape import (
     BATCHES_MAX,
     DASHBOARD_GROUP,
@@ -60,6 +61,7 @@ class SnapshotPublisher:
         horizon_s: float = RATE_HORIZON_S,
         clock: Callable[[], float] = time.time,
         source: str | None = None,
+        campaign_names: Callable[[Iterable[int]], Mapping[int, str]] | None = None,
     ) -> None:
         self.send = send
         self.totals = totals
@@ -76,6 +78,8 @@ class SnapshotPublisher:
         self._last_rolling_count = 0
         self._last_totals: Totals | None = None
         self.published = 0
+        self._rtb = RtbSamples()
+        self.campaign_names = campaign_names or CampaignNames()
 
     def add(self, rows: Sequence[OutcomeRow]) -> None:
         """The batch listener: folds newly stored rows into the window. Cheap, no I/O."""
@@ -94,6 +98,7 @@ class SnapshotPublisher:
             self._batches.append((now, len(rows)))
             self._latencies.extend(samples)
             self._recent.extend(rows[-RECENT_LIMIT:])
+        self._rtb.add(rows, now)
 
     def tick(self) -> dict[str, Any] | None:
         """Publishes one snapshot if something changed (or the heartbeat is due); returns it."""
@@ -126,6 +131,7 @@ class SnapshotPublisher:
                 window=window.figures(end=now),
                 recent=recent,
                 price_buckets=list(PRICE_BUCKET_LABELS),
+                rtb=self._rtb.panel(now, self.campaign_names),
             )
         )
         self.send(snapshot)

@@ -26,6 +26,8 @@ RATE_HORIZON_S = 5.0  # bids/s and latency percentiles are over this last stretc
 SERIES_BIN_S = 5  # the charts' time bins...
 SERIES_BINS = 60  # ...over the last 5 minutes
 RECENT_LIMIT = 20
+RTB_HORIZON_S = 60.0  # the RTB panel is over this last stretch
+RTB_SAMPLES_MAX = 50_000  # newest RTB outcomes kept for it
 LATENCY_SAMPLES_MAX = 20_000  # newest samples kept for the percentiles (~4 s at 5,000 outcomes/s)
 BATCHES_MAX = 10_000
 
@@ -100,6 +102,33 @@ class RecentOutcome(msgspec.Struct, kw_only=True):
     timestamp: str  # RFC 3339, the request's received_at
 
 
+class NoBidCount(msgspec.Struct, kw_only=True):
+    nbr: int  # the OpenRTB no-bid reason code
+    reason: str  # its meaning, for the page
+    count: int
+
+
+class CampaignBids(msgspec.Struct, kw_only=True):
+    campaign_id: int
+    name: str  # the campaign's name ("campaign <id>" when it is gone)
+    bids: int
+
+
+class RtbPanel(msgspec.Struct, kw_only=True):
+    """RTB decisions (`POST /openrtb2/bid`, SPEC §12) stored over the last `horizon_s`: the bid
+    path's latency (received -> decided, ms; None without samples), answers decided after their
+    deadline, no-bid reasons and bids per campaign (most first)."""
+
+    horizon_s: float
+    outcomes: int
+    bids: int
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    late: int
+    no_bids: list[NoBidCount]
+    campaigns: list[CampaignBids]
+
+
 class Snapshot(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type", tag=SNAPSHOT_EVENT):
     """One stats snapshot. `kind` "live": from an outcomes process (`source` "<host>:<pid>"), with
     its `window`; "initial": read from the database on connect (`source` "database"), with the
@@ -115,6 +144,7 @@ class Snapshot(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type
     series: list[SeriesBin] | None = None  # initial only: SERIES_BINS bins, oldest first
     recent: list[RecentOutcome]  # newest first, at most RECENT_LIMIT
     price_buckets: list[str]  # the histograms' labels
+    rtb: RtbPanel | None = None  # the RTB decisions this publisher stored lately (None: not computed)
 
 
 def to_message(snapshot: Snapshot) -> dict[str, Any]:

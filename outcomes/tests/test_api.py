@@ -54,6 +54,14 @@ DETAIL_FIELDS = {
     "auction_timestamp",
     "created_at",
     "is_winner",
+    # SPEC §12's columns (migration 0005)
+    "source",
+    "campaign_id",
+    "rtb_bid_id",
+    "nbr",
+    "privacy",
+    "latency_ms",
+    "deadline_ms",
 }
 FILTERED_ENDPOINTS = [
     "/api/outcomes/",
@@ -341,6 +349,8 @@ BAD_LIST_PARAMS = [
     ("ordering", "raw_data"),
     ("ordering", "timestamp,nope"),
     ("ordering", "--timestamp"),
+    ("ordering", ",,"),
+    ("ordering", "timestamp,"),
     ("page", "abc"),
     ("page", "0"),
     ("page", "-1"),

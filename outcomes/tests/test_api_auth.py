@@ -104,6 +104,7 @@ def test_schema_is_openapi_3_with_every_operation(settings: Any) -> None:
         "/api/outcomes/",
         "/api/outcomes/{id}/",
         "/api/outcomes/stats/",
+        "/api/outcomes/rtb-stats/",
         "/api/outcomes/winners/",
         "/api/outcomes/daily-stats/",
         "/api/outcomes/daily_stats/",

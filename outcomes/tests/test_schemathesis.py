@@ -35,6 +35,7 @@ OPERATIONS = [
     "/api/outcomes/",
     "/api/outcomes/{id}/",
     "/api/outcomes/stats/",
+    "/api/outcomes/rtb-stats/",
     "/api/outcomes/winners/",
     "/api/outcomes/daily-stats/",
     "/api/outcomes/daily_stats/",

@@ -75,3 +75,54 @@ def test_the_page_shows_the_anchor_ratio_and_the_cpu_per_bid(tmp_path, monkeypat
     assert "| Go anchor (mean of its runs) | 16,000 |" in page
     assert "| End to end: whole-machine CPU per bid at 1,000 bids/s | 1.80 ms | ≤ 0.8 ms | **not met** |" in page
     assert "| 1,000 | 1,000 | 0.200 | — | — | — | — | 1.100 | — | 0.400 | 0.100 | 1.800 |" in page
+
+
+def test_the_page_shows_the_rtb_figures_beside_the_issue_targets(tmp_path, monkeypatch):
+    handler = {"late": {"total": 3.0}, "profile_lookups": {"found": 900.0, "not_found": 100.0}}
+    closed = {"answers_per_s": 3500.0, "bid_rate": 0.4, "p50_ms": 12.0, "p99_ms": 45.0, "other": 0, "side": "rtb",
+              "cpu_ms_per_answer": {"handler": 0.25, "profiles": 0.01, "kafka": 0.05, "machine": 0.55},
+              "handler": handler, "load_average_during": "2.0 2.0 2.0"}  # fmt: skip
+    open_loop = {"rate_per_s": 1000, "bid_rate": 0.4, "p50_ms": 2.0, "p99_ms": 8.0, "other": 0, "late_answers": 2,
+                 "side": "rtb_open", "cpu_ms_per_answer": {"handler": 0.5}, "handler": handler,
+                 "load_average_during": "1.0 1.0 1.0"}  # fmt: skip
+    rtb = {
+        "machine": {"nproc": 2},
+        "command": "wrk -t2 -c64 -d30s --latency -s bench/rtb_bid.lua <handler>/openrtb2/bid -- <bodies>",
+        "open_loop_command": "bench/loadgen.py --rate 1000 --duration 30 --bodies <bodies> (64 connections)",
+        "setup": {
+            "server": "handler",
+            "campaigns": "house + 5",
+            "synthetic_profiles": 20000,
+            "bodies": 2000,
+            "currency_rates": {"EUR": 1.08},
+            "rounds": 2,
+            "seconds": 30,
+            "open_rate_per_s": 1000,
+        },
+        "closed": {**closed, "load_averages": ["2.0 2.0 2.0"]},
+        "open": {**open_loop, "load_averages": ["1.0 1.0 1.0"]},
+        "intake": {"accepted_per_s": 10_000.0, "p99_ms": 9.0},
+        "ratio_rtb_to_intake": 0.35,
+        "runs": [open_loop, closed, {"side": "intake"}],
+        "targets": {
+            "answers_per_s": 3000,
+            "p99_ms": 20.0,
+            "open_rate_per_s": 1000,
+            "open_p99_ms": 10.0,
+            "late_answers": 0,
+        },
+        "met": {"answers_per_s": True, "p99_ms": False, "open_p99_ms": True, "late_answers": False},
+        "profile_breaker_opened": 1,
+    }
+    (tmp_path / "rtb.json").write_text(json.dumps(rtb))
+    monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "FINDINGS", tmp_path / "none.md")
+
+    page = report.render()
+
+    assert "| RTB: answers/s (200 + 204), wrk, 64 connections | 3,500 | ≥ 3,000 | **met** |" in page
+    assert "| RTB: p99 latency, 64 connections | 45.00 ms | ≤ 20 ms | **not met** |" in page
+    assert "| RTB: open loop at 1,000/s: answers after the request's deadline | 2 | 0 | **not met** |" in page
+    assert "| RTB answers/s ÷ intake `/bid` accepted/s (same handler, same run) | 0.350 (3,500 vs 10,000/s)" in page
+    assert "RTB ÷ intake = **0.350**" in page
+    assert "found 900, not_found 100" in page

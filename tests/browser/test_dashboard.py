@@ -15,14 +15,16 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from campaigns.models import Advertiser, Campaign
 from conftest import REPO, free_port
 from outcomes.models import AuctionOutcome
 from tests.e2e.harness import Platform, expected_outcomes, http_get, make_bids, post_all, wait_for
@@ -34,6 +36,7 @@ DASHBOARD_REDIS_DB = 13
 UPDATE_TIMEOUT_MS = 2_000
 CONNECT_TIMEOUT_MS = 15_000
 PAGE_SIZE = 25
+T = TypeVar("T")
 
 
 def redis_url() -> str:
@@ -120,6 +123,72 @@ def wait_stored(count: int) -> None:
         pool.submit(wait).result()
 
 
+def in_thread(work: Callable[[], T]) -> T:
+    """Runs ORM work in a thread of its own (see `wait_stored`)."""
+
+    def run() -> T:
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def rtb_campaign() -> int:
+    advertiser = Advertiser.objects.create(name="Acme", adomain="acme.example")
+    return Campaign.objects.create(advertiser=advertiser, name="Acme spring sale").pk
+
+
+def produce_rtb(campaign_id: int) -> int:
+    """What `POST /openrtb2/bid` produces (SPEC §12), for 5 requests of one impression each: the
+    request (`source` rtb, which the bidder passes by) and its decision: 3 bids for the campaign
+    (one decided after its deadline), 1 for the built-in house, 2 no-bids. Returns the number of
+    decisions (= outcomes to be stored)."""
+    from confluent_kafka import Producer
+
+    from pipeline import topics
+    from pipeline.messages import BidRequest, BidResponse, Imp, encode, utc_now
+    from pipeline.transports import bootstrap_servers
+
+    decisions: list[tuple[int | None, int | None, float]] = [
+        (campaign_id, None, 4.0),
+        (campaign_id, None, 6.0),
+        (campaign_id, None, 150.0),
+        (0, None, 9.0),
+    ]
+    decisions += [(None, 504, 3.0), (None, 500, 2.0)]
+    producer = Producer({"bootstrap.servers": ",".join(bootstrap_servers())})
+    for n, (campaign, nbr, latency_ms) in enumerate(decisions):
+        request_id, now = f"rtb-{n}", utc_now()
+        request = BidRequest(
+            request_id=request_id, received_at=now, source="rtb", imps=[Imp(imp_id="1")], privacy="open"
+        )
+        response = BidResponse(
+            bid_request_id=request_id,
+            imp_id="1",
+            received_at=now,
+            bid_price=2.5 if nbr is None else 0.0,
+            bid_floor=0.0,
+            timestamp=now,
+            enriched=False,
+            source="rtb",
+            campaign_id=campaign,
+            creative_id="crid-acme" if nbr is None else None,
+            bid_id=f"{request_id}-bid" if nbr is None else None,
+            price_cpm=2.5 if nbr is None else 0.0,
+            nbr=nbr,
+            privacy="open",
+            latency_ms=latency_ms,
+            deadline_ms=100.0,
+        )
+        producer.produce(topics.resolved(topics.BID_REQUESTS), encode(request), key=request_id)
+        producer.produce(topics.resolved(topics.BID_RESPONSES), encode(response), key=request_id)
+    assert producer.flush(10) == 0
+    return len(decisions)
+
+
 def test_dashboard_follows_the_live_pipeline_in_a_real_browser(platform, web, page, artifacts_dir):
     from playwright.sync_api import expect
 
@@ -181,6 +250,28 @@ def test_dashboard_follows_the_live_pipeline_in_a_real_browser(platform, web, pa
 
     page.click("#filters button[type=reset]")
     expect(summary).to_have_text(f"{len(expected):,} matching", timeout=UPDATE_TIMEOUT_MS)
+
+    # RTB decisions made by the handler are stored (each once: the bidder passes their requests
+    # by) and fill the RTB panel: latency, the answer past its deadline, no-bid reasons, campaigns.
+    expect(page.locator("#rtb-bids [data-value]")).to_have_text("0")
+    rtb_count = produce_rtb(in_thread(rtb_campaign))
+    rtb_stored = len(expected) + rtb_count
+    wait_stored(rtb_stored)
+    expect(total).to_have_text(f"{rtb_stored:,}", timeout=UPDATE_TIMEOUT_MS)
+    expect(page.locator("#rtb-bids [data-value]")).to_have_text("4", timeout=UPDATE_TIMEOUT_MS)
+    expect(page.locator("#rtb-late [data-value]")).to_have_text("1")
+    expect(page.locator("#rtb-late [data-sub]")).to_have_text("of 6 answers")
+    expect(page.locator("#rtb-p50 [data-value]")).to_have_text("4.0 ms")
+    expect(page.locator("#rtb-p99 [data-value]")).to_have_text("150 ms")
+    no_bids = page.locator("#rtb-no-bids tbody tr")
+    expect(no_bids).to_have_count(2)
+    expect(no_bids.nth(0)).to_contain_text("no campaign")
+    expect(no_bids.nth(1)).to_contain_text("below floor")
+    campaigns = page.locator("#rtb-campaigns tbody tr")
+    expect(campaigns).to_have_count(2)
+    expect(campaigns.nth(0)).to_contain_text("Acme spring sale")
+    expect(campaigns.nth(0)).to_contain_text("3")
+    expect(campaigns.nth(1)).to_contain_text("house (built-in)")
     page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
     assert errors == [], f"console errors: {errors}"
 
@@ -191,5 +282,7 @@ def test_dashboard_follows_the_live_pipeline_in_a_real_browser(platform, web, pa
     expect(status).to_have_attribute("data-state", "live", timeout=CONNECT_TIMEOUT_MS)
     again = post_all(platform.handler_port, make_bids(20, seed=33))
     expected.update(expected_outcomes(again))
-    wait_stored(len(expected))
-    expect(total).to_have_text(f"{len(expected):,}", timeout=UPDATE_TIMEOUT_MS)
+    wait_stored(len(expected) + rtb_count)
+    expect(total).to_have_text(f"{len(expected) + rtb_count:,}", timeout=UPDATE_TIMEOUT_MS)
+    # Nothing more: the bidder priced none of the RTB requests (each would be one more outcome).
+    assert in_thread(AuctionOutcome.objects.count) == len(expected) + rtb_count

@@ -28,7 +28,7 @@ from dashboard.snapshots import (
     Totals,
     WindowFigures,
 )
-from dashboard.snapshots.shape import RecentOutcome
+from dashboard.snapshots.shape import CampaignBids, NoBidCount, RecentOutcome, RtbPanel
 from dashboard.views import dashboard_page
 
 pytestmark = pytest.mark.browser
@@ -116,6 +116,16 @@ def snapshots(now: float) -> list[Snapshot]:
         timestamp="2026-11-26T12:00:00.000Z",
     )
     rolling = Rolling(horizon_s=5.0, outcomes=40, per_second=8.0, latency_p50_s=0.012, latency_p99_s=0.08)
+    rtb = RtbPanel(
+        horizon_s=60.0,
+        outcomes=10,
+        bids=7,
+        latency_p50_ms=4.2,
+        latency_p99_ms=31.0,
+        late=1,
+        no_bids=[NoBidCount(nbr=504, reason="below floor", count=3)],
+        campaigns=[CampaignBids(campaign_id=3, name="Spring sale", bids=7)],
+    )
     initial = Snapshot(
         kind="initial",
         source="database",
@@ -127,6 +137,7 @@ def snapshots(now: float) -> list[Snapshot]:
         ],
         recent=[recent],
         price_buckets=list(PRICE_BUCKET_LABELS),
+        rtb=rtb,
     )
     live = Snapshot(
         kind="live",
@@ -137,6 +148,7 @@ def snapshots(now: float) -> list[Snapshot]:
         window=WindowFigures(start=now, end=now + 0.5, count=6, wins=4, revenue=3.4, histogram=[1] * buckets),
         recent=[recent],
         price_buckets=list(PRICE_BUCKET_LABELS),
+        rtb=rtb,
     )
     return [initial, live]
 
@@ -182,6 +194,8 @@ def test_the_page_reads_exactly_the_snapshot_fields(page: Any, settings: Any) ->
     # The page shows the live snapshot: the figures went through the fields recorded below.
     expect(page.locator("#card-total [data-value]")).to_have_text("1,240", timeout=TIMEOUT_MS)
     expect(page.locator("#card-p99 [data-value]")).to_have_text("80 ms", timeout=TIMEOUT_MS)
+    expect(page.locator("#rtb-p99 [data-value]")).to_have_text("31 ms", timeout=TIMEOUT_MS)
+    expect(page.locator("#rtb-campaigns tbody")).to_contain_text("Spring sale")
     reads = set(page.evaluate("[...window.__snapshotReads]"))
     fields = field_paths(msgspec.inspect.type_info(Snapshot))
 

@@ -78,10 +78,10 @@
         state.bins.set(bin.t, { count: bin.count, wins: bin.wins, histogram: bin.histogram.slice() });
       }
       state.initialAt = snap.at;
-      state.sources = new Map([[snap.source, { rolling: snap.rolling, receivedAt: snap.at }]]);
+      state.sources = new Map([[snap.source, { rolling: snap.rolling, rtb: snap.rtb || null, receivedAt: snap.at }]]);
     } else {
       state.sources.delete("database"); // a live publisher now speaks for the pipeline
-      state.sources.set(snap.source, { rolling: snap.rolling, receivedAt: snap.at });
+      state.sources.set(snap.source, { rolling: snap.rolling, rtb: snap.rtb || null, receivedAt: snap.at });
       const w = snap.window;
       // A window that ended before the initial read is in its series already.
       if (w && w.count > 0 && w.end > state.initialAt) {
@@ -112,6 +112,93 @@
     const p50 = measured.reduce((sum, s) => sum + s.rolling.latency_p50_s * s.rolling.outcomes, 0) / weight;
     const p99 = Math.max(...measured.map((s) => s.rolling.latency_p99_s));
     return { perSecond, p50, p99, horizon: config.rollingHorizonS };
+  }
+
+  /**
+   * The RTB panel over every live publisher: counts add up (no-bid codes and campaigns merged),
+   * latency p50 weighted by outcomes, p99 the worst.
+   */
+  function rtbFigures() {
+    const panels = liveSources().map((s) => s.rtb).filter(Boolean);
+    const total = { horizon: null, outcomes: 0, bids: 0, late: 0, p50: null, p99: null, noBids: new Map(), campaigns: new Map() };
+    let weight = 0;
+    let weighted = 0;
+    for (const p of panels) {
+      total.horizon = p.horizon_s;
+      total.outcomes += p.outcomes;
+      total.bids += p.bids;
+      total.late += p.late;
+      if (p.latency_p50_ms !== null && p.outcomes > 0) {
+        weight += p.outcomes;
+        weighted += p.latency_p50_ms * p.outcomes;
+        total.p99 = Math.max(total.p99 === null ? 0 : total.p99, p.latency_p99_ms);
+      }
+      for (const n of p.no_bids) {
+        const row = total.noBids.get(n.nbr) || { reason: n.reason, count: 0 };
+        row.count += n.count;
+        total.noBids.set(n.nbr, row);
+      }
+      for (const c of p.campaigns) {
+        const row = total.campaigns.get(c.campaign_id) || { name: c.name, bids: 0 };
+        row.bids += c.bids;
+        total.campaigns.set(c.campaign_id, row);
+      }
+    }
+    if (weight) total.p50 = weighted / weight;
+    return total;
+  }
+
+  const fmtMs = (v) => (v === null || v === undefined ? "—" : `${v < 10 ? v.toFixed(1) : Math.round(v)} ms`);
+
+  function fillTable(tbody, rows, emptyText, columns) {
+    const key = JSON.stringify(rows);
+    if (tbody.dataset.key === key) return; // unchanged: no DOM work, no flicker
+    tbody.dataset.key = key;
+    if (!rows.length) {
+      const tr = document.createElement("tr");
+      const td = cell(emptyText, "empty");
+      td.colSpan = columns;
+      tr.append(td);
+      tbody.replaceChildren(tr);
+      return;
+    }
+    tbody.replaceChildren(...rows.map((values) => {
+      const tr = document.createElement("tr");
+      values.forEach(([text, className]) => tr.append(cell(text, className)));
+      return tr;
+    }));
+  }
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    if (className) td.className = className;
+    td.textContent = text;
+    return td;
+  }
+
+  function renderRtb() {
+    const r = rtbFigures();
+    setText($("#rtb-hint"), r.horizon === null ? "POST /openrtb2/bid" : `POST /openrtb2/bid · last ${r.horizon} s`);
+    setText($("#rtb-p50 [data-value]"), fmtMs(r.p50));
+    setText($("#rtb-p99 [data-value]"), fmtMs(r.p99));
+    setText($("#rtb-late [data-value]"), intFmt.format(r.late));
+    setText($("#rtb-late [data-sub]"), r.outcomes ? `of ${intFmt.format(r.outcomes)} answers` : "no answers");
+    $("#rtb-late").dataset.late = String(r.late > 0);
+    setText($("#rtb-bids [data-value]"), intFmt.format(r.bids));
+    const noBids = r.outcomes - r.bids;
+    setText($("#rtb-bids [data-sub]"), r.outcomes ? `${pctFmt.format((100 * r.bids) / r.outcomes)}% bid rate` : "\u00a0");
+    fillTable(
+      $("#rtb-no-bids tbody"),
+      [...r.noBids.entries()].sort((a, b) => a[0] - b[0]).map(([nbr, n]) => [[String(nbr), "mono"], [n.reason], [intFmt.format(n.count), "num"]]),
+      noBids > 0 ? "no reason recorded" : "no no-bids",
+      3,
+    );
+    fillTable(
+      $("#rtb-campaigns tbody"),
+      [...r.campaigns.values()].sort((a, b) => b.bids - a.bids || a.name.localeCompare(b.name)).map((c) => [[c.name], [intFmt.format(c.bids), "num"]]),
+      "no bids",
+      2,
+    );
   }
 
   // ---------------------------------------------------------------- cards
@@ -297,6 +384,7 @@
   function onSnapshot(snap) {
     applySnapshot(snap);
     renderCards();
+    renderRtb();
     renderCharts();
     const stored = snap.kind === "initial" || (snap.window && snap.window.count > 0);
     if (stored) table.outcomesArrived(snap.kind === "initial");
@@ -538,12 +626,14 @@
     console.error("dashboard: charts unavailable:", err);
   }
   renderCards();
+  renderRtb();
   renderCharts();
   table.start();
   connect();
   // Slide the charts' time axis and age out silent publishers between snapshots (no network).
   setInterval(() => {
     renderCards();
+    renderRtb();
     renderCharts();
   }, 1000);
 })();
