@@ -41,6 +41,10 @@ HELIOS_PRODUCER_QUEUE_MAX_KBYTES = env.int("HELIOS_PRODUCER_QUEUE_MAX_KBYTES", d
 HELIOS_RETRY_AFTER_S = env.int("HELIOS_RETRY_AFTER_S", default=1)
 # Open connections + in-flight requests per handler process; beyond it, 503 + Retry-After unread.
 HELIOS_HANDLER_LIMIT_CONCURRENCY = env.int("HELIOS_HANDLER_LIMIT_CONCURRENCY", default=4096)
+# Handler processes sharing the port (SO_REUSEPORT; intake/workers.py): one process is one core at
+# most. REUSE_PORT lets separately started handlers share a port too.
+HELIOS_HANDLER_WORKERS = env.int("HELIOS_HANDLER_WORKERS", default=1)
+HELIOS_HANDLER_REUSE_PORT = env.bool("HELIOS_HANDLER_REUSE_PORT", default=False)
 # Embedded mode: bid_requests waiting for the bidder before the handler answers 503.
 HELIOS_LOCAL_BACKLOG_MAX = env.int("HELIOS_LOCAL_BACKLOG_MAX", default=20_000)
 
