@@ -11,6 +11,7 @@ WARNING logs).
 BENCH_QUICK=1 shortens every benchmark to a smoke run; its figures are not the published ones.
 """
 
+import contextlib
 import json
 import os
 import platform
@@ -442,6 +443,17 @@ def _stat_fields(pid: int) -> list[str] | None:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (a handler's HELIOS_HANDLER_WORKERS processes)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        with contextlib.suppress(OSError):  # it exited meanwhile
+            todo.extend(int(p) for p in Path(f"/proc/{current}/task/{current}/children").read_text().split())
+    return pids
 
 
 def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:

@@ -9,7 +9,17 @@ import re
 from statistics import mean
 from typing import Any
 
-from common import REPO, CpuMeter, Roles, broker_pid, cpu_ms_per_item, load_average, log, topic_end_offsets
+from common import (
+    REPO,
+    CpuMeter,
+    Roles,
+    broker_pid,
+    cpu_ms_per_item,
+    load_average,
+    log,
+    process_tree,
+    topic_end_offsets,
+)
 from wrk import run_wrk, wrk_figures
 
 LUA = REPO / "bench" / "intake_bid.lua"
@@ -52,7 +62,7 @@ def measure(side: Side, args: argparse.Namespace) -> dict[str, Any]:
     CPU per accepted request of the handler, the broker and the machine."""
     run_intake_wrk(side.url, threads=args.threads, connections=args.connections, seconds=WARMUP_S)
     broker = broker_pid()
-    meter = CpuMeter({"handler": [side.pid], "kafka": [broker] if broker else []})
+    meter = CpuMeter({"handler": process_tree(side.pid), "kafka": [broker] if broker else []})
     answers_before, offsets_before, load = side.answers(), topic_end_offsets(side.topic), load_average()
     meter.start()
     result = run_intake_wrk(side.url, threads=args.threads, connections=args.connections, seconds=args.seconds)

@@ -48,6 +48,7 @@ from common import (
     machine,
     new_prefix,
     prepare_bench_database,
+    process_tree,
     py_spy,
     role_env,
     seed_profiles,
@@ -108,7 +109,7 @@ def run_rtb_wrk(url: str, bodies: Path, args: argparse.Namespace, seconds: int) 
 
 def _meter(roles: Roles) -> CpuMeter:
     broker = broker_pid()
-    return CpuMeter({"handler": [roles.pid("handler")], "profiles": [roles.pid("profiles")],
+    return CpuMeter({"handler": process_tree(roles.pid("handler")), "profiles": [roles.pid("profiles")],
                      "kafka": [broker] if broker else []})  # fmt: skip
 
 

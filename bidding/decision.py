@@ -6,6 +6,7 @@ a creative fitting the impression (media type, wxh or one of its `format` sizes;
 that names no media — SPEC §5's `/bid` — takes any creative), that the request's `bcat`/`badv`
 do not block, and whose strategy price is at least the floor. Highest CPM wins, ties the lowest
 campaign id; the budget/pacing/frequency seam (`Room`) is asked for the winner, then the next.
+`/openrtb2/bid` asks its asynchronous ledger instead, down the ranked `Decision.candidates`.
 
 A restricted request (SPEC §16) is decided as for an unknown user: no profile, no interest
 targeting, base tier. Campaign money is integer micros of `Pricing.currency` (USD).
@@ -108,12 +109,16 @@ class Bid(msgspec.Struct, frozen=True):
 
 
 class Decision(msgspec.Struct, frozen=True):
-    """A bid, or why not; plus the user's winning interest and the tier its score reached."""
+    """A bid, or why not; plus the user's winning interest and the tier its score reached.
+
+    `candidates`: every priced candidate, best first; `bid` is the first of them `room` accepted.
+    A caller with an asynchronous ledger (rtb/) reserves down this list itself."""
 
     bid: Bid | None
     no_bid: NoBid | None
     interest: Interest | None
     tier: PriceTier
+    candidates: tuple[Bid, ...] = ()
 
 
 def floor_in(slot: Slot, pricing: Pricing) -> float | None:
@@ -245,8 +250,8 @@ def decide_request(
         if floor is None:
             decisions.append(Decision(None, NoBid.CURRENCY, interest, tier))
             continue
-        bid, reason = _best(candidates, slot, floor, interest, room, user_id)
-        decisions.append(Decision(bid, reason, interest, tier))
+        bid, reason, priced = _best(candidates, slot, floor, interest, room, user_id)
+        decisions.append(Decision(bid, reason, interest, tier, priced))
     return decisions
 
 
@@ -255,7 +260,7 @@ _STAGES = (NoBid.NO_CAMPAIGN, NoBid.NO_CREATIVE, NoBid.BLOCKED, NoBid.BELOW_FLOO
 
 def _best(
     candidates: list[_Candidate], slot: Slot, floor: float, interest: Interest | None, room: Room, user_id: str | None
-) -> tuple[Bid | None, NoBid | None]:
+) -> tuple[Bid | None, NoBid | None, tuple[Bid, ...]]:
     stage = 0  # how far the furthest candidate got, an index of _STAGES
     priced: list[Bid] = []
     for candidate in candidates:
@@ -275,7 +280,8 @@ def _best(
             priced.append(Bid(candidate.campaign, creative, price))
     if len(priced) > 1:
         priced.sort(key=lambda b: (-b.price_micros, b.campaign.id))
-    for bid in priced:
+    ranked = tuple(priced)
+    for bid in ranked:
         if room(bid.campaign, bid.price_micros, user_id):
-            return bid, None
-    return None, NoBid.NO_ROOM if priced else _STAGES[stage]
+            return bid, None, ranked
+    return None, NoBid.NO_ROOM if priced else _STAGES[stage], ranked

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "outcomes",
     "campaigns",
     "dashboard",
+    "exchange",  # manage.py exchange: the simulated exchange (a client of /openrtb2/bid, no models)
 ]
 
 MIDDLEWARE = [

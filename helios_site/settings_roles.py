@@ -41,6 +41,10 @@ HELIOS_PRODUCER_QUEUE_MAX_KBYTES = env.int("HELIOS_PRODUCER_QUEUE_MAX_KBYTES", d
 HELIOS_RETRY_AFTER_S = env.int("HELIOS_RETRY_AFTER_S", default=1)
 # Open connections + in-flight requests per handler process; beyond it, 503 + Retry-After unread.
 HELIOS_HANDLER_LIMIT_CONCURRENCY = env.int("HELIOS_HANDLER_LIMIT_CONCURRENCY", default=4096)
+# Handler processes sharing the port (SO_REUSEPORT; intake/workers.py): one process is one core at
+# most. REUSE_PORT lets separately started handlers share a port too.
+HELIOS_HANDLER_WORKERS = env.int("HELIOS_HANDLER_WORKERS", default=1)
+HELIOS_HANDLER_REUSE_PORT = env.bool("HELIOS_HANDLER_REUSE_PORT", default=False)
 # Embedded mode: bid_requests waiting for the bidder before the handler answers 503.
 HELIOS_LOCAL_BACKLOG_MAX = env.int("HELIOS_LOCAL_BACKLOG_MAX", default=20_000)
 
@@ -91,6 +95,25 @@ HELIOS_CAMPAIGN_RELOAD_S = env.float("HELIOS_CAMPAIGN_RELOAD_S", default=30.0)
 HELIOS_TCF_VENDOR_ID = env.int("HELIOS_TCF_VENDOR_ID", default=0)
 # --- end campaigns ---
 
+# --- the ledger (SPEC §14): budgets, pacing, frequency caps in Redis (campaigns/ledger/) ---
+# "redis" (HELIOS_LEDGER_REDIS_URL, default REDIS_URL) or "fake" (an in-process fakeredis: embedded mode).
+HELIOS_LEDGER_STORE = env.str("HELIOS_LEDGER_STORE", default="redis")
+HELIOS_LEDGER_REDIS_URL = env.str("HELIOS_LEDGER_REDIS_URL", default="")
+HELIOS_LEDGER_CLUSTER = env.bool("HELIOS_LEDGER_CLUSTER", default=False)  # the URL names a Redis Cluster node
+HELIOS_LEDGER_PREFIX = env.str("HELIOS_LEDGER_PREFIX", default="helios:ledger")
+# A reservation with no billing or loss notice by then is released (its bill, if it comes, is "late").
+HELIOS_LEDGER_NOTICE_WINDOW_S = env.float("HELIOS_LEDGER_NOTICE_WINDOW_S", default=900.0)
+# The length of a day for daily budgets and pacing (86400: the UTC day; shorter for tests and demos).
+HELIOS_LEDGER_DAY_S = env.float("HELIOS_LEDGER_DAY_S", default=86_400.0)
+# `even` pacing lets a campaign run ahead of the line by this fraction of its daily budget (at least one impression).
+HELIOS_LEDGER_PACING_BURST = env.float("HELIOS_LEDGER_PACING_BURST", default=0.01)
+# A settled or released bid id is remembered this long (a replayed notice changes nothing); keep it
+# above HELIOS_NOTICE_TTL_S, after which notices are refused anyway.
+HELIOS_LEDGER_MARKER_TTL_S = env.int("HELIOS_LEDGER_MARKER_TTL_S", default=172_800)
+HELIOS_LEDGER_SWEEP_LIMIT = env.int("HELIOS_LEDGER_SWEEP_LIMIT", default=32)  # expired reservations released a call
+HELIOS_LEDGER_TIMEOUT_S = env.float("HELIOS_LEDGER_TIMEOUT_S", default=0.5)  # socket timeout of a ledger call
+# --- end ledger ---
+
 # --- POST /openrtb2/bid (SPEC §12) ---
 # The answer's deadline: tmax (this when the request has none) minus the network allowance, capped.
 HELIOS_RTB_DEFAULT_TMAX_MS = env.int("HELIOS_RTB_DEFAULT_TMAX_MS", default=120)
@@ -108,8 +131,6 @@ HELIOS_NOTICE_SECRET = env.str("HELIOS_NOTICE_SECRET", default="")
 HELIOS_NOTICE_TTL_S = env.int("HELIOS_NOTICE_TTL_S", default=86_400)
 # The post-auction loop (auction role): the factory of the ledger notices are applied to (SPEC §14).
 HELIOS_NOTICE_LEDGER = env.str("HELIOS_NOTICE_LEDGER", default="campaigns.ledger.store.Ledger.from_settings")
-# A bid with no billing or loss notice this long after it was made is `expired` (outcomes, API).
-HELIOS_LEDGER_NOTICE_WINDOW_S = env.float("HELIOS_LEDGER_NOTICE_WINDOW_S", default=900.0)
 # --- end /openrtb2/bid ---
 
 # --- dashboard (SPEC §8): live snapshots pushed by the outcomes role ---

@@ -25,6 +25,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from intake.app import ASGIApp, create_app, overloaded_app
 from intake.local import LocalPublisher
 from intake.producer import IntakeProducer, Publisher
+from intake.workers import start_workers, stop_workers
 from pipeline.sideserver import role_side_server
 from pipeline.transports import LocalTransport, Transport
 
@@ -127,9 +128,10 @@ class _Server(uvicorn.Server):
     at once, first requests up to 7 s). The thread accepts as fast as the kernel hands them over
     and gives each to the loop (`connect_accepted_socket`); everything after that is uvicorn's."""
 
-    def __init__(self, config: uvicorn.Config, stop: threading.Event) -> None:
+    def __init__(self, config: uvicorn.Config, stop: threading.Event, *, reuse_port: bool = False) -> None:
         super().__init__(config)
         self._stop = stop
+        self.reuse_port = reuse_port  # SO_REUSEPORT: worker processes share the port (intake/workers.py)
         self._listener: socket.socket | None = None
         self._acceptor: threading.Thread | None = None
         self._adopting: set[asyncio.Task[Any]] = set()
@@ -156,7 +158,9 @@ class _Server(uvicorn.Server):
 
         try:
             family = socket.AF_INET6 if ":" in config.host else socket.AF_INET  # "::" listens on IPv6
-            listener = socket.create_server((config.host, config.port), family=family, backlog=config.backlog)
+            listener = socket.create_server(
+                (config.host, config.port), family=family, backlog=config.backlog, reuse_port=self.reuse_port
+            )
         except OSError as exc:
             logger.error("handler cannot listen on %s:%s: %s", config.host, config.port, exc)
             await self.lifespan.shutdown()
@@ -212,7 +216,9 @@ class _Server(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def build_server(app: ASGIApp, stop: threading.Event, *, host: str, port: int) -> uvicorn.Server:
+def build_server(
+    app: ASGIApp, stop: threading.Event, *, host: str, port: int, reuse_port: bool = False
+) -> uvicorn.Server:
     """A uvicorn server for `app` that runs (`.run()`, blocking) until `stop` is set."""
     config = uvicorn.Config(
         app,
@@ -232,7 +238,7 @@ def build_server(app: ASGIApp, stop: threading.Event, *, host: str, port: int) -
         # In-flight requests wait at most the intake deadline for Kafka; give them that to finish.
         timeout_graceful_shutdown=math.ceil(settings.HELIOS_INTAKE_DEADLINE_S) + 2,
     )
-    return _Server(config, stop)
+    return _Server(config, stop, reuse_port=reuse_port)
 
 
 def make_publisher(transport: Transport) -> IntakeProducer | LocalPublisher:
@@ -259,6 +265,9 @@ def serve(
     `/openrtb2/bid`). `started` is set once the server is built, just before it starts listening."""
     publisher = make_publisher(transport)
     host, port = settings.HELIOS_HANDLER_HOST, settings.HELIOS_HANDLER_PORT
+    extra = settings.HELIOS_HANDLER_WORKERS - 1 if not isinstance(transport, LocalTransport) else 0
+    reuse_port = extra > 0 or settings.HELIOS_HANDLER_REUSE_PORT
+    workers = start_workers(extra, settings.HELIOS_ROLE_PORTS["handler"]) if extra > 0 else []
     with role_side_server("handler", transport, {"kafka": publisher.check}) as side_port:
         logger.info(
             "handler listening on %s:%s (metrics on :%s), producing to %s; broker %s",
@@ -270,10 +279,12 @@ def serve(
         )
         try:
             with routes(publisher) if routes is not None else contextlib.nullcontext({}) as mounted:
-                server = build_server(create_app(publisher, routes=mounted), stop, host=host, port=port)
+                app = create_app(publisher, routes=mounted)
+                server = build_server(app, stop, host=host, port=port, reuse_port=reuse_port)
                 if started is not None:
                     started.set()
                 server.run()
         finally:
+            stop_workers(workers, timeout_s=math.ceil(settings.HELIOS_INTAKE_DEADLINE_S) + 10)
             left = publisher.close()
             logger.info("handler stopped; %d messages left undelivered", left)

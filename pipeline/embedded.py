@@ -55,6 +55,7 @@ def configure() -> None:
     settings.HELIOS_TRANSPORT = "local"
     settings.HELIOS_PROFILE_STORE = "fake"
     settings.HELIOS_CAMPAIGN_SIGNAL = "fake"  # the campaign change counter in an in-process fakeredis
+    settings.HELIOS_LEDGER_STORE = "fake"  # the budget ledger too (its Lua scripts run on lupa)
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": f"{__name__}.CrossThreadInMemoryChannelLayer"}}
 
 

@@ -1,8 +1,10 @@
 """`POST /openrtb2/bid` (SPEC §12): an OpenRTB 2.6 BidRequest in, a BidResponse out before the deadline.
 
 received -> parse (400) -> privacy (SPEC §16) -> profile lookup, waited for at most its own short
-deadline -> the campaign decision per impression (bidding/decision.py, the bidder role's) ->
-events to Kafka -> 200 with the bids once Kafka acknowledged their events, else 204.
+deadline -> the campaign decision per impression (bidding/decision.py, the bidder role's) -> room
+reserved in the ledger down each impression's ranked candidates (rtb/budget.py; a slow or
+unreachable ledger is no bid) -> events to Kafka -> 200 with the bids once Kafka acknowledged their
+events, else 204 and the reservations released.
 
 The deadline is tmax minus the network allowance, capped (rtb/config.py). Nothing is waited for
 past it: a late profile is an unknown user, a late acknowledgement a 204. No-bid events are sent
@@ -40,6 +42,7 @@ from pipeline.messages import format_time
 from profiles.types import Profile
 from rtb import metrics
 from rtb.answer import OrtbBid, ortb_bid, response_body
+from rtb.budget import BidBudget
 from rtb.config import RtbSettings
 from rtb.events import bid_events
 from rtb.lookup import CoalescingLookup
@@ -66,8 +69,10 @@ class RtbApp:
         config: RtbSettings,
         *,
         retry_after_s: int = 1,
+        budget: BidBudget | None = None,
     ) -> None:
         self.publisher = publisher
+        self.budget = budget  # None: every campaign has room (the decision's own seam)
         self.lookup = lookup
         self.campaigns = campaigns
         self.config = config
@@ -128,7 +133,11 @@ class RtbApp:
             self.campaigns(), request.placement, request.slots, profile=profile, now=datetime.now(UTC),
             pricing=self.config.bidder.pricing,
         )  # fmt: skip
-        return await self._respond(request, decisions, profile, started, deadline)
+        bid_ids: list[str | None] = [secrets.token_hex(8) if d.bid is not None else None for d in decisions]
+        if self.budget is not None:
+            user_id = None if request.privacy.restricted else request.placement.user_id
+            decisions, bid_ids = await self.budget.reserve(decisions, user_id=user_id, deadline=deadline)
+        return await self._respond(request, decisions, bid_ids, profile, started, deadline)
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes | Response:
         gzipped = False
@@ -163,27 +172,31 @@ class RtbApp:
         return await self.lookup.get(user_id, min(self.config.profile_deadline_ms / 1000, left))
 
     async def _respond(
-        self, request: RtbRequest, decisions: list[Decision], profile: Profile | None, started: float, deadline: float
+        self,
+        request: RtbRequest,
+        decisions: list[Decision],
+        bid_ids: list[str | None],
+        profile: Profile | None,
+        started: float,
+        deadline: float,
     ) -> Response:
         latency_ms = (time.perf_counter() - started) * 1000
         message = request.message
         bids: list[OrtbBid] = []
-        bid_ids: list[str | None] = []
+        reserved: list[NoticeClaims] = []
         issued = int(time.time())
-        for slot, decision in zip(request.slots, decisions, strict=True):
+        for slot, decision, bid_id in zip(request.slots, decisions, bid_ids, strict=True):
             bid = decision.bid
-            if bid is None:
-                bid_ids.append(None)
+            if bid is None or bid_id is None:
                 metrics.RTB_NO_BIDS.labels(str(decision.no_bid.nbr if decision.no_bid else 0)).inc()
                 continue
-            bid_id = secrets.token_hex(8)
-            bid_ids.append(bid_id)
             claims = NoticeClaims(
                 request_id=message.request_id, request_digest=message.request_digest, imp_id=slot.imp_id,
                 bid_id=bid_id, campaign_id=bid.campaign.id, crid=bid.creative.crid, price_micros=bid.price_micros,
                 user_id=message.user_id, issued_at=issued,
             )  # fmt: skip
             bids.append(ortb_bid(bid, slot, bid_id, claims, self.config.notices))
+            reserved.append(claims)
             metrics.RTB_BIDS.labels(str(bid.campaign.id)).inc()
         events = bid_events(
             message, decisions, bid_ids, profile=profile, latency_ms=latency_ms,
@@ -194,6 +207,8 @@ class RtbApp:
             self._send_quietly(key, events)
             return NO_BID
         if not await self._acknowledged(key, events, deadline):
+            if self.budget is not None:
+                self.budget.release_later(reserved)
             return NO_BID
         body = response_body(message.request_id, secrets.token_hex(8), self.config.seat, bids)
         return Response(200, body, JSON, (VERSION,))

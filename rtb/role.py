@@ -1,7 +1,8 @@
 """The handler role: `POST /bid` (intake/) and `POST /openrtb2/bid` (rtb/) on one server and one
 Kafka producer. `/openrtb2/bid` decides over this process's campaign index (campaigns/refresher.py,
 shared with a bidder in the same process) and looks profiles up through the bidder's lookup and
-circuit breaker, coalesced (rtb/lookup.py)."""
+circuit breaker, coalesced (rtb/lookup.py), and reserves budget, pacing and frequency room in the
+shared ledger (campaigns/ledger/, through rtb/budget.py)."""
 
 import contextlib
 import threading
@@ -11,12 +12,14 @@ from django.conf import settings
 
 from bidding.enrichment import make_breaker, make_lookup
 from campaigns.index import CampaignIndex
+from campaigns.ledger import Ledger
 from campaigns.refresher import SHARED
 from intake import server
 from intake.app import ASGIApp
 from intake.producer import Publisher
 from pipeline.transports import Transport
 from rtb.app import RtbApp
+from rtb.budget import BidBudget
 from rtb.config import RtbSettings, rtb_settings
 from rtb.lookup import CoalescingLookup
 from rtb.notices import notice_routes
@@ -37,6 +40,8 @@ def rtb_routes(publisher: Publisher, config: RtbSettings | None = None) -> Itera
     # that merely outlived one request's wait must not count against the service in the breaker.
     timeout_s = max(settings.HELIOS_PROFILE_DEADLINE_S, config.profile_deadline_ms / 1000)
     lookup = CoalescingLookup(make_lookup(), make_breaker(), call_timeout_s=timeout_s)
+    # The ledger's client connects on first use, in the server's event loop, and ends with the process.
+    budget = BidBudget(Ledger.from_settings(), ack_reserve_s=config.ack_reserve_ms / 1000)
     SHARED.acquire()
     try:
         notices = notice_routes(
@@ -45,7 +50,7 @@ def rtb_routes(publisher: Publisher, config: RtbSettings | None = None) -> Itera
             ttl_s=settings.HELIOS_NOTICE_TTL_S,
             ack_timeout_s=settings.HELIOS_INTAKE_DEADLINE_S,
         )
-        yield {PATH: RtbApp(publisher, lookup, campaigns, config), **notices}
+        yield {PATH: RtbApp(publisher, lookup, campaigns, config, budget=budget), **notices}
     finally:
         SHARED.release()
         lookup.close()

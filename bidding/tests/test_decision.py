@@ -205,6 +205,15 @@ def test_the_room_seam_is_asked_in_price_order_and_can_refuse() -> None:
     assert asked == [(1, 2_000_000, None)]  # no frequency counting by user when restricted
 
 
+def test_a_decision_carries_every_priced_candidate_best_first_for_an_asynchronous_ledger() -> None:
+    campaigns = (campaign(1, cpm=1.0), campaign(2, cpm=3.0), campaign(3, cpm=2.0), campaign(4, cpm=0.5))
+    decision = run(*campaigns, slot=Slot("1", bidfloor=0.9), room=lambda c, p, u: c.id != 2)
+    assert [(b.campaign.id, b.price_micros) for b in decision.candidates] == [(2, 3_000_000), (3, 2_000_000),
+                                                                               (1, 1_000_000)]  # fmt: skip
+    assert decision.bid == decision.candidates[1]  # the first with room; 4 is under the floor
+    assert run(campaign(1, cpm=0.5), slot=Slot("1", bidfloor=0.9)).candidates == ()
+
+
 def test_every_no_bid_has_an_nbr_code_and_a_recorded_reason() -> None:
     assert {n.reason for n in NoBid} <= set(NoBidReason)
     assert NoBid.BELOW_FLOOR.reason == NoBidReason.BELOW_FLOOR and NoBid.CURRENCY.reason == NoBidReason.CURRENCY

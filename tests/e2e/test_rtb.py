@@ -8,13 +8,13 @@ import time
 import pytest
 
 from campaigns.seed import seed_campaigns
+from exchange.validation import validate
 from intake.tests.helpers import read_messages
 from pipeline import topics
 from pipeline.messages import BidRequest, BidResponse, decode
 from tests.e2e.harness import Platform, wait_for
 from tests.e2e.rtb_support import bidding_campaigns, create_campaign, rtb_platform, rtb_post, rtb_request, staff
 from tests.rtb.test_endpoint import EXAMPLES
-from tests.rtb.validator import validate
 
 __all__ = ["rtb_platform", "staff"]  # fixtures
 

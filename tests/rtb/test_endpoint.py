@@ -1,6 +1,6 @@
 """`/openrtb2/bid` over the IAB's example requests and a seeded stream of realistic ones, deciding
 over the seeded campaigns (house + demos, loaded from PostgreSQL as a running handler loads them),
-every answer checked by the exchange-side validator (tests/rtb/validator.py, written apart from
+every answer checked by the exchange-side validator (exchange/validation.py, written apart from
 the code under test)."""
 
 import gzip
@@ -16,6 +16,8 @@ from bidding.config import BidderSettings
 from bidding.tests.fakes import FakeLookup
 from campaigns.seed import seed_campaigns
 from campaigns.selectors import campaign_index_load
+from exchange.requests import TCF_VENDOR_ID, build
+from exchange.validation import validate
 from intake.app import create_app
 from intake.tests.helpers import FakePublisher, call
 from profiles.demo import DEMO_USERS
@@ -23,8 +25,6 @@ from rtb.answer import Notices
 from rtb.app import RtbApp
 from rtb.config import RtbSettings
 from rtb.lookup import CoalescingLookup
-from tests.rtb.requests import TCF_VENDOR_ID, build
-from tests.rtb.validator import validate
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""The OpenRTB request builder (tests/rtb/requests.py): seeded, valid, and every variety shows up."""
+"""The OpenRTB request builder (exchange/requests.py): seeded, valid, and every variety shows up."""
 
 import json
 import random
@@ -9,9 +9,8 @@ import pytest
 
 from campaigns.privacy import PrivacyState, privacy_of
 from campaigns.tcf import decode_tc_string
-from intake.validation import parse_bid_request
-from profiles.demo import DEMO_BY_ID
-from tests.rtb.requests import (
+from exchange.requests import (
+    DEMO_USER_IDS,
     PRIVACY_STATES,
     REFUSED_CONSENT,
     RESTRICTED,
@@ -20,7 +19,11 @@ from tests.rtb.requests import (
     bid_requests,
     build,
     consent_string,
+    synthetic_user_id,
 )
+from intake.validation import parse_bid_request
+from profiles import demo
+from profiles.demo import DEMO_BY_ID
 
 RNGS = [random.Random(seed) for seed in range(7, 13)]
 STREAM = [build(rng) for rng in RNGS for _ in range(100)]  # 600 requests of six seeded streams
@@ -133,3 +136,8 @@ def test_a_variety_can_be_forced(forced: dict[str, Any], check: Any) -> None:
 def test_an_unknown_privacy_state_is_refused() -> None:
     with pytest.raises(ValueError, match="privacy"):
         build(random.Random(1), privacy="gdpr")
+
+
+def test_the_builders_known_users_are_the_ones_seed_profiles_makes():
+    assert tuple(user.profile.user_id for user in demo.DEMO_USERS) == DEMO_USER_IDS
+    assert [synthetic_user_id(n) for n in (1, 42, 999_999)] == [demo.synthetic_user_id(n) for n in (1, 42, 999_999)]

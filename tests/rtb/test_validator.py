@@ -1,4 +1,4 @@
-"""The exchange-side validator (tests/rtb/validator.py) on handmade answers: a good one passes, and
+"""The exchange-side validator (exchange/validation.py) on handmade answers: a good one passes, and
 each check is shown to fail on an answer that breaks that rule alone."""
 
 import copy
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.rtb.validator import Violation, validate
+from exchange.validation import Violation, validate
 
 EXAMPLES = sorted((Path(__file__).parent / "examples").glob("*/*.json"))
 HEADERS = {"Content-Type": "application/json", "X-OpenRTB-Version": "2.6"}

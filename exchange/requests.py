@@ -1,5 +1,5 @@
-"""Realistic OpenRTB 2.6 BidRequests for tests and benchmarks, pure: the same `random.Random` state
-gives the same requests.
+"""Realistic OpenRTB 2.6 BidRequests for the exchange simulator, tests and benchmarks, pure: the same
+`random.Random` state gives the same requests.
 
 A request is a site or an app, with 1-3 impressions (banners sized by w/h or by a `format` list,
 or videos), floors in USD or EUR, a known user (the seeded demo profiles `user-001`..`user-020`,
@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from profiles.demo import DEMO_USERS, synthetic_user_id
-
 TCF_VENDOR_ID = 1234  # set HELIOS_TCF_VENDOR_ID to this for `gdpr_consent` requests to count as consented
 CONSENT_CREATED = datetime(2026, 12, 1, tzinfo=UTC)
 # The IAB Tech Lab's example TC string (purposes 1, 2 and 3: not 4, so no vendor may personalise).
@@ -32,7 +30,14 @@ US_PRIVACY_OPT_OUT = "1YYN"
 OPEN, GDPR_CONSENT = "open", "gdpr_consent"
 RESTRICTED = ("gdpr_no_consent", "gdpr_refused", "coppa", "us_privacy_opt_out", "gpc", "lmt")
 PRIVACY_STATES = (OPEN, GDPR_CONSENT, *RESTRICTED)
-DEMO_USER_IDS = tuple(user.profile.user_id for user in DEMO_USERS)
+# The ids `manage.py seed_profiles` gives its demo and synthetic users (profiles/demo.py; the simulator
+# talks to Helios over HTTP only, so it names them rather than importing them: a test checks they agree).
+DEMO_USER_IDS = tuple(f"user-{n:03d}" for n in range(1, 21))
+
+
+def synthetic_user_id(number: int) -> str:
+    return f"synth-{number:06d}"
+
 
 SITES = ("news.example", "www.news.example", "sports.example", "m.travel.example", "food.example",
          "bargain-forum.example")  # fmt: skip

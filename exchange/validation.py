@@ -1,7 +1,7 @@
 """An exchange's checks of a bidder's answer to an OpenRTB 2.6 BidRequest, written from the
 specifications and Prebid Server, independently of Helios (it imports nothing from rtb/, bidding/
 or campaigns/): `validate(request, status, headers, body)` lists every violation, empty when the
-answer would be accepted.
+answer would be accepted; `check(...)` says which bids they void (the simulator drops those bids).
 
 Where each check comes from (PBS-Go: prebid-server exchange/bidder_validate_bids.go `validateBid`
 and `validateCurrency`; PBS-Java: prebid-server-java validation/ResponseBidValidator.java):
@@ -56,8 +56,26 @@ class Violation(NamedTuple):
         return f"{self.check}: {self.message}"
 
 
+class Checked(NamedTuple):
+    """An answer read as an exchange reads it: its document (None when unreadable), what is wrong
+    with the answer as a whole (which voids every bid in it), and each bid with what is wrong with it."""
+
+    document: dict[str, Any] | None
+    answer: list[Violation]
+    bids: list[tuple[Mapping[str, Any], list[Violation]]]
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [*self.answer, *(v for _, found in self.bids for v in found)]
+
+
 def validate(request: Mapping[str, Any], status: int, headers: Mapping[str, str], body: bytes) -> list[Violation]:
     """Every rule the answer (`status`, `headers`, raw `body`) to `request` (a decoded BidRequest) breaks."""
+    return check(request, status, headers, body).violations
+
+
+def check(request: Mapping[str, Any], status: int, headers: Mapping[str, str], body: bytes) -> Checked:
+    """The answer (`status`, `headers`, raw `body`) to `request` (a decoded BidRequest), checked."""
     heads = {k.lower(): v for k, v in headers.items()}
     found: list[Violation] = []
     if heads.get("x-openrtb-version", "").strip() != "2.6":
@@ -65,15 +83,22 @@ def validate(request: Mapping[str, Any], status: int, headers: Mapping[str, str]
     if status == 204:
         if body:
             found.append(Violation("empty-204", f"a 204 carries {len(body)} bytes"))
-        return found
+        return Checked(None, found, [])
     if status != 200:
-        return [*found, Violation("status", f"status {status} is neither 200 (bid) nor 204 (no bid)")]
+        return Checked(
+            None, [*found, Violation("status", f"status {status} is neither 200 (bid) nor 204 (no bid)")], []
+        )
     if "application/json" not in heads.get("content-type", "").lower():
         found.append(Violation("content-type", f"content-type is {heads.get('content-type')!r}"))
     document = _document(heads, body, found)
-    if document is not None:
-        found.extend(_response(request, document))
-    return found
+    if document is None:
+        return Checked(None, found, [])
+    found.extend(_response(request, document))
+    bids = _bids(document) or []
+    if bids:
+        found.extend(_across_bids(bids))
+    imps = {imp.get("id"): imp for imp in request.get("imp") or [] if isinstance(imp, dict)}
+    return Checked(document, found, [(bid, list(_bid(request, imps, bid))) for bid in bids])
 
 
 def _reject_constant(name: str) -> Any:
@@ -98,6 +123,17 @@ def _document(heads: Mapping[str, str], body: bytes, found: list[Violation]) -> 
     return document
 
 
+def _bids(response: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The one seatbid's bids, or None when the answer has no such list."""
+    seatbids = response.get("seatbid")
+    if not isinstance(seatbids, list) or len(seatbids) != 1 or not isinstance(seatbids[0], dict):
+        return None
+    bids = seatbids[0].get("bid")
+    if not isinstance(bids, list) or not bids or not all(isinstance(b, dict) for b in bids):
+        return None
+    return bids
+
+
 def _response(request: Mapping[str, Any], response: Mapping[str, Any]) -> Iterator[Violation]:
     if response.get("id") != request.get("id"):
         yield Violation("response-id", f"id {response.get('id')!r} is not the request's {request.get('id')!r}")
@@ -109,17 +145,10 @@ def _response(request: Mapping[str, Any], response: Mapping[str, Any]) -> Iterat
     if not isinstance(seatbids, list) or len(seatbids) != 1 or not isinstance(seatbids[0], dict):
         yield Violation("seatbid", f"not exactly one seatbid object: {seatbids!r:.200}")
         return
-    seatbid = seatbids[0]
-    if not _text(seatbid.get("seat")):
-        yield Violation("seatbid", f"seat {seatbid.get('seat')!r} is blank")
-    bids = seatbid.get("bid")
-    if not isinstance(bids, list) or not bids or not all(isinstance(b, dict) for b in bids):
-        yield Violation("seatbid", f"a 200 whose seatbid holds no list of bids: {bids!r:.200}")
-        return
-    yield from _across_bids(bids)
-    imps = {imp.get("id"): imp for imp in request.get("imp") or [] if isinstance(imp, dict)}
-    for bid in bids:
-        yield from _bid(request, imps, bid)
+    if not _text(seatbids[0].get("seat")):
+        yield Violation("seatbid", f"seat {seatbids[0].get('seat')!r} is blank")
+    if _bids(response) is None:
+        yield Violation("seatbid", f"a 200 whose seatbid holds no list of bids: {seatbids[0].get('bid')!r:.200}")
 
 
 def _across_bids(bids: list[dict[str, Any]]) -> Iterator[Violation]:

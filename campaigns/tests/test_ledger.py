@@ -1,0 +1,177 @@
+"""The ledger against the real Redis (REDIS_URL): budgets, pacing, caps, notices applied once, expiry."""
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from campaigns.ledger import Ledger
+from campaigns.tests.ledger_support import CPM, claims, prefixed, run, spec
+
+COST = CPM // 1000  # one impression, in micros
+T0 = 1_000_000.0  # a day boundary for day_s = 1000 (and for 86400? no: only the tests that care use it)
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    yield from prefixed()
+
+
+def test_total_budget_refuses_the_impression_that_would_exceed_it_and_settle_spends_the_clearing_price(prefix):
+    campaign = spec(total_budget_micros=10 * COST)
+
+    async def body(ledger: Ledger):
+        accepted = [await ledger.reserve(campaign, bid_id=f"b{i}", price_micros=CPM, user_id=None, now=T0)
+                    for i in range(12)]  # fmt: skip
+        assert accepted == [True] * 10 + [False] * 2
+        for i in range(5):  # five win at $1.50 CPM: 1,500 micros each, the rest of their reservation freed
+            assert await ledger.settle(claims(f"b{i}", campaign, issued_at=int(T0)), clearing_micros=1_500_000,
+                                       now=T0 + 1) == "applied"  # fmt: skip
+        state = await ledger.state(campaign.id, now=T0 + 1)
+        assert (state.spent_micros, state.reserved_micros, state.open_reservations) == (7_500, 10_000, 5)
+        # 20,000 - 7,500 - 10,000 = 2,500 left: one more impression, not two
+        more = [await ledger.reserve(campaign, bid_id=f"m{i}", price_micros=CPM, user_id=None, now=T0 + 1)
+                for i in range(2)]  # fmt: skip
+        assert more == [True, False]
+
+    run(prefix, body)
+
+
+def test_a_cpm_that_does_not_divide_by_a_thousand_reserves_rounded_up(prefix):
+    campaign = spec(total_budget_micros=10_000)
+
+    async def body(ledger: Ledger):
+        assert await ledger.reserve(campaign, bid_id="b", price_micros=1_234_567, user_id=None, now=T0)
+        assert (await ledger.state(campaign.id, now=T0)).reserved_micros == 1_235
+
+    run(prefix, body)
+
+
+def test_daily_budget_holds_for_the_day_and_the_next_day_has_room_again(prefix):
+    campaign = spec(daily_budget_micros=3 * COST, total_budget_micros=100 * COST)
+
+    async def body(ledger: Ledger):
+        for i in range(3):
+            assert await ledger.reserve(campaign, bid_id=f"a{i}", price_micros=CPM, user_id=None, now=T0 + 10)
+            await ledger.settle(claims(f"a{i}", campaign, issued_at=int(T0)), clearing_micros=CPM, now=T0 + 11)
+        assert not await ledger.reserve(campaign, bid_id="a3", price_micros=CPM, user_id=None, now=T0 + 20)
+        state = await ledger.state(campaign.id, now=T0 + 20)
+        assert (state.spent_today_micros, state.spent_micros) == (3 * COST, 3 * COST)
+        tomorrow = T0 + 1000 + 1  # day_s = 1000
+        assert await ledger.reserve(campaign, bid_id="b0", price_micros=CPM, user_id=None, now=tomorrow)
+        state = await ledger.state(campaign.id, now=tomorrow)
+        assert (state.spent_today_micros, state.spent_micros, state.reserved_micros) == (0, 3 * COST, COST)
+
+    run(prefix, body, day_s=1000.0)
+
+
+def test_reservations_without_a_notice_are_released_after_the_window(prefix):
+    campaign = spec(total_budget_micros=4 * COST)
+
+    async def body(ledger: Ledger):
+        for i in range(4):
+            assert await ledger.reserve(campaign, bid_id=f"b{i}", price_micros=CPM, user_id=None, now=T0)
+        assert not await ledger.reserve(campaign, bid_id="x", price_micros=CPM, user_id=None, now=T0 + 59)
+        assert (await ledger.state(campaign.id, now=T0 + 59)).reserved_micros == 4 * COST
+        state = await ledger.state(campaign.id, now=T0 + 60)  # the window is 60 s
+        assert (state.reserved_micros, state.open_reservations, state.spent_micros) == (0, 0, 0)
+        assert await ledger.reserve(campaign, bid_id="y", price_micros=CPM, user_id=None, now=T0 + 61)
+
+    run(prefix, body, notice_window_s=60.0)
+
+
+def test_many_expired_reservations_are_released_in_bounded_batches_by_the_next_reserves(prefix):
+    campaign = spec(total_budget_micros=100 * COST)
+
+    async def body(ledger: Ledger):
+        for i in range(100):
+            assert await ledger.reserve(campaign, bid_id=f"b{i}", price_micros=CPM, user_id=None, now=T0)
+        later = T0 + 61
+        # each reserve releases at most 8 expired ones, so the budget frees up over a few calls
+        results = [await ledger.reserve(campaign, bid_id=f"n{i}", price_micros=CPM, user_id=None, now=later)
+                   for i in range(20)]  # fmt: skip
+        assert all(results)
+        state = await ledger.state(campaign.id, now=later)  # state releases every expired one
+        assert (state.reserved_micros, state.open_reservations) == (20 * COST, 20)
+
+    run(prefix, body, notice_window_s=60.0, sweep_limit=8)
+
+
+def test_late_bill_is_spent_and_counted(prefix):
+    campaign = spec(total_budget_micros=10 * COST)
+
+    async def body(ledger: Ledger):
+        assert await ledger.reserve(campaign, bid_id="b", price_micros=CPM, user_id=None, now=T0)
+        late = claims("b", campaign, issued_at=int(T0))
+        assert await ledger.settle(late, clearing_micros=CPM, now=T0 + 61) == "late"
+        assert await ledger.settle(late, clearing_micros=CPM, now=T0 + 70) == "duplicate"
+        state = await ledger.state(campaign.id, now=T0 + 70)
+        assert (state.spent_micros, state.reserved_micros, state.late_bills, state.late_micros) == (COST, 0, 1, COST)
+
+    run(prefix, body, notice_window_s=60.0)
+
+
+def test_settle_and_release_apply_once(prefix):
+    campaign = spec(total_budget_micros=10 * COST)
+
+    async def body(ledger: Ledger):
+        for bid in ("won", "lost"):
+            assert await ledger.reserve(campaign, bid_id=bid, price_micros=CPM, user_id=None, now=T0)
+        won, lost = claims("won", campaign, issued_at=int(T0)), claims("lost", campaign, issued_at=int(T0))
+        assert [await ledger.settle(won, clearing_micros=CPM, now=T0 + 1) for _ in range(4)] == [
+            "applied", "duplicate", "duplicate", "duplicate"]  # fmt: skip
+        assert await ledger.release(won, now=T0 + 2) == "duplicate"  # a loss after the bill changes nothing
+        assert [await ledger.release(lost, now=T0 + 2) for _ in range(3)] == ["applied", "duplicate", "duplicate"]
+        assert await ledger.release(claims("never", campaign), now=T0 + 2) == "none"
+        state = await ledger.state(campaign.id, now=T0 + 3)
+        assert (state.spent_micros, state.reserved_micros, state.late_bills) == (COST, 0, 0)
+
+    run(prefix, body)
+
+
+def test_frequency_cap_counts_billed_and_open_impressions_per_user(prefix):
+    campaign = spec(frequency_cap=3, frequency_window_s=3600)
+    user = "u-1"
+
+    async def reserve(ledger: Ledger, bid: str, user_id: str | None = user) -> bool:
+        return await ledger.reserve(campaign, bid_id=bid, price_micros=CPM, user_id=user_id, now=T0)
+
+    async def body(ledger: Ledger):
+        for i in range(3):  # three billed impressions
+            assert await reserve(ledger, f"b{i}")
+            await ledger.settle(claims(f"b{i}", campaign, user_id=user, issued_at=int(T0)), clearing_micros=CPM,
+                                now=T0 + 1)  # fmt: skip
+        assert not await reserve(ledger, "b3")  # a 4th: capped, in any later call
+        assert await reserve(ledger, "other", "u-2")  # another user is not
+        assert await reserve(ledger, "nobody", None)  # a restricted request carries no user: no cap check
+        # open reservations count too: u-3 may hold 3 at once, not 4; a loss frees one
+        held = [await reserve(ledger, f"h{i}", "u-3") for i in range(4)]
+        assert held == [True, True, True, False]
+        assert await ledger.release(claims("h0", campaign, user_id="u-3"), now=T0 + 1) == "applied"
+        assert await reserve(ledger, "h4", "u-3")
+
+    run(prefix, body)
+
+
+def test_concurrent_reserves_for_one_user_never_pass_the_cap(prefix):
+    campaign = spec(frequency_cap=3, frequency_window_s=3600, total_budget_micros=1000 * COST)
+
+    async def body(ledger: Ledger):
+        results = await asyncio.gather(*(
+            ledger.reserve(campaign, bid_id=f"b{i}", price_micros=CPM, user_id="u", now=T0) for i in range(50)
+        ))  # fmt: skip
+        assert sum(results) == 3
+
+    run(prefix, body)
+
+
+def test_campaigns_without_budget_or_cap_never_touch_redis() -> None:
+    class NoRedis:
+        def register_script(self, script: str):
+            async def refuse(**_kwargs):
+                raise AssertionError("the house touched Redis")
+
+            return refuse
+
+    ledger = Ledger(NoRedis())
+    assert asyncio.run(ledger.reserve(spec(), bid_id="b", price_micros=CPM, user_id="u", now=T0))
