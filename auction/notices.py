@@ -20,10 +20,10 @@ from typing import Any, Protocol
 
 import redis
 from django.conf import settings
-from django.utils.module_loading import import_string
 from prometheus_client import Counter
 
 from pipeline import readiness, topics
+from pipeline.loading import import_path
 from pipeline.messages import AuctionNotice
 from pipeline.roles import RoleContext
 from pipeline.sinks import SinkFactory
@@ -47,7 +47,7 @@ class NoticeLedger(Protocol):
 
 
 class NoLedger:
-    """Used when no ledger is installed (HELIOS_NOTICE_LEDGER names nothing importable)."""
+    """Used when no ledger is configured (HELIOS_NOTICE_LEDGER="")."""
 
     async def settle(self, claims: Any, *, clearing_micros: int, now: float) -> str:
         return "none"
@@ -67,12 +67,12 @@ async def apply_notice(ledger: NoticeLedger, notice: AuctionNotice, *, now: floa
 
 
 def make_ledger() -> NoticeLedger:
+    """The ledger HELIOS_NOTICE_LEDGER's factory builds; "" for none (notices then move no money)."""
     path = settings.HELIOS_NOTICE_LEDGER
-    try:
-        factory: Callable[[], NoticeLedger] = import_string(path)
-    except ImportError:
-        logger.warning("no ledger at HELIOS_NOTICE_LEDGER=%s: notices change no budget", path)
+    if not path:
+        logger.warning("HELIOS_NOTICE_LEDGER is empty: notices change no budget")
         return NoLedger()
+    factory: Callable[[], NoticeLedger] = import_path(path)
     return factory()
 
 

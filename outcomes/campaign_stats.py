@@ -1,7 +1,7 @@
 """`GET /api/campaigns/{id}/stats/` (SPEC §13, §14): one campaign's money and delivery today.
 
 From the ledger (`state`: campaigns/ledger/store.py, built by HELIOS_NOTICE_LEDGER): today's spend,
-open reservations, the `even` pacing line, late bills; null when no ledger is installed. From the
+open reservations, the `even` pacing line, late bills; null without a ledger or when it is down. From the
 stored RTB outcomes of the campaign since the start of the ledger's day (UTC midnight without a
 ledger): bids, wins (won or billed), win rate, billed impressions, their spend and average clearing
 CPM. Budgets come from the campaign itself.
@@ -16,7 +16,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Avg, Count, Q, Sum
-from django.utils.module_loading import import_string
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -28,6 +27,7 @@ from outcomes.apis import ApiView
 from outcomes.models import AuctionOutcome
 from outcomes.openapi import ERRORS, NOT_FOUND
 from outcomes.rtb import RTB_SOURCE
+from pipeline.loading import import_path
 
 logger = logging.getLogger(__name__)
 
@@ -41,10 +41,9 @@ def _usd(micros: int | None) -> Decimal | None:
 
 def ledger_state(campaign_id: int, *, now: float) -> Any | None:
     """The ledger's `state` of the campaign, None without a ledger or when it cannot be reached."""
-    try:
-        factory = import_string(settings.HELIOS_NOTICE_LEDGER)
-    except ImportError:
+    if not settings.HELIOS_NOTICE_LEDGER:
         return None
+    factory = import_path(settings.HELIOS_NOTICE_LEDGER)
 
     async def read() -> Any:
         ledger = factory()

@@ -5,6 +5,7 @@ dead-lettered once; a ledger that is down holds the batch until it is back."""
 from datetime import UTC, datetime
 
 import pytest
+from msgspec.structs import replace as msgspec_replace
 
 from auction.tests.fakes import SHARED, FakeLedger
 from pipeline import topics
@@ -76,3 +77,46 @@ def test_the_outcomes_role_does_not_dead_letter_what_the_auction_role_does(ledge
     assert read_dlq(transport, topics.AUCTION_NOTICES) == []
     role.shutdown()
     role.run()
+
+
+@pytest.fixture
+def real_ledger_prefix(settings):
+    from campaigns.tests.ledger_support import prefixed
+
+    settings.HELIOS_NOTICE_LEDGER = "campaigns.ledger.store.Ledger.from_settings"
+    settings.HELIOS_LEDGER_STORE = "redis"
+    for prefix in prefixed():
+        settings.HELIOS_LEDGER_PREFIX = prefix
+        yield prefix
+
+
+def test_on_the_real_ledger_a_bill_sent_three_times_is_spent_once_and_a_loss_releases(real_ledger_prefix, transport):
+    """The loop with the Redis ledger of campaigns/ledger/ (HELIOS_NOTICE_LEDGER's default)."""
+    import time
+
+    from campaigns.tests.ledger_support import run, spec
+
+    campaign = spec(7, total_budget_micros=1_000_000)
+    now = time.time()
+
+    async def reserve(ledger):
+        for bid_id in ("b1", "b2"):
+            assert await ledger.reserve(campaign, bid_id=bid_id, price_micros=2_000_000, user_id=None, now=now)
+        return await ledger.state(7, now=now)
+
+    held = run(real_ledger_prefix, reserve)
+    assert (held.reserved_micros, held.open_reservations) == (4_000, 2)
+    bill = msgspec_replace(notice("bill", "b1", clearing=1_500_000), campaign_id=7, issued_at=int(now))
+    loss = msgspec_replace(notice("loss", "b2", clearing=None, loss=102), campaign_id=7, issued_at=int(now))
+    for message in (bill, bill, bill, loss):
+        produce(transport, topics.AUCTION_NOTICES, encode(message))
+    role = build_role("auction", transport)
+    step_until(notices_stream(role), lambda: committed(transport, "auction-notices") == 4, timeout_s=20)
+    role.shutdown()
+    role.run()
+
+    async def state(ledger):
+        return await ledger.state(7, now=time.time())
+
+    after = run(real_ledger_prefix, state)
+    assert (after.spent_micros, after.reserved_micros, after.open_reservations) == (1_500, 0, 0)

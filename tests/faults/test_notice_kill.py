@@ -1,10 +1,11 @@
 """`kill -9` of the auction role and of the outcomes role while RTB bids and their notices stream
-(SPEC §14): every billed notice is counted once in the outcomes (billed rows, spend) and reaches the
-ledger, each replayed bill changing nothing more. The ledger is the recording fake of
-auction/tests/fakes.py (its calls in a file): the real one dedupes per bid id itself."""
+(SPEC §14): every billed notice is counted once in the outcomes (billed rows, spend) and in the
+Redis ledger (campaigns/ledger/, under a key prefix of its own), each replayed or re-delivered bill
+changing nothing more."""
 
 import threading
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+from campaigns.ledger.rules import impression_cost
+from campaigns.tests.ledger_support import prefixed, run
 from outcomes.models import AuctionOutcome
 from tests.e2e.harness import Platform, wait_for
-from tests.e2e.notice_support import Feed, ledger_calls, notice, rtb_bid
+from tests.e2e.notice_support import CAMPAIGN, Feed, notice, rtb_bid
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -61,12 +64,18 @@ def feed_all(feed: Feed, done: threading.Event, sent: list[int]) -> None:
     done.set()
 
 
-def test_kill_9_of_the_auction_and_outcomes_roles_counts_every_bill_once(topic_prefix, tmp_path, settings):
+@pytest.fixture
+def ledger_prefix() -> Iterator[str]:
+    yield from prefixed()
+
+
+def test_kill_9_of_the_auction_and_outcomes_roles_counts_every_bill_once(
+    topic_prefix, tmp_path, settings, ledger_prefix
+):
     settings.HELIOS_PUBLIC_API = True
     api = APIClient()
-    log = tmp_path / "ledger.jsonl"
-    env = {"HELIOS_NOTICE_LEDGER": "auction.tests.fakes.shared_ledger", "HELIOS_TEST_LEDGER_LOG": str(log)}
-    with Platform(tmp_path, topic_prefix, "redis://127.0.0.1:6379/9", **env) as platform:
+    env = {"HELIOS_LEDGER_PREFIX": ledger_prefix, "HELIOS_LEDGER_STORE": "redis"}
+    with Platform(tmp_path, topic_prefix, settings.REDIS_URL, **env) as platform:
         platform.start("auction")
         platform.start("outcomes")
         done, sent = threading.Event(), list[int]()
@@ -90,8 +99,11 @@ def test_kill_9_of_the_auction_and_outcomes_roles_counts_every_bill_once(topic_p
     assert stats["billed"] == len(billed) and Decimal(str(stats["spend"])) == spend
     assert AuctionOutcome.objects.filter(source="rtb").count() == BIDS  # one row per bid, none doubled
     assert api.get("/api/outcomes/", {"status": "lost", "loss_code": "102"}).json()["count"] == BIDS // 5
-    calls = ledger_calls(log)
-    settled = {(bid, clearing) for op, bid, clearing in calls if op == "settle"}
-    assert settled == set(billed.items())  # every bill reached the ledger, at its clearing price
-    replayed = sum(n for (op, _, _), n in calls.items() if op == "settle")
-    print(f"bills {len(billed)}, settle calls {replayed} (replays and re-deliveries; the ledger applies each once)")
+
+    async def state(ledger: Any) -> Any:
+        return await ledger.state(CAMPAIGN, now=time.time())
+
+    money = run(ledger_prefix, state)
+    assert money.spent_micros == sum(impression_cost(c) for c in billed.values())  # each bill spent once
+    assert money.reserved_micros == 0 and money.late_bills == 0
+    print(f"bills {len(billed)} sent {REPLAYS}x; ledger spent {money.spent_micros} micros; outcomes spend {spend}")
