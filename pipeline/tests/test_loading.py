@@ -12,7 +12,9 @@ def test_a_path_may_name_an_attribute_of_an_attribute() -> None:
     assert import_path("pipeline.loading.import_path") is import_path
 
 
-@pytest.mark.parametrize("path", ["no.such.module", "campaigns.ledger.store.Nope", "campaigns.ledger.store.Ledger.nope"])
+@pytest.mark.parametrize(
+    "path", ["no.such.module", "campaigns.ledger.store.Nope", "campaigns.ledger.store.Ledger.nope"]
+)
 def test_a_path_that_does_not_resolve_is_an_import_error(path: str) -> None:
     with pytest.raises(ImportError):
         import_path(path)
