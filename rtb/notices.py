@@ -27,7 +27,7 @@ from prometheus_client import Counter
 from intake.app import JSON, Disconnected, Receive, Response, Scope, Send, read_body, send_response
 from intake.producer import Publisher, Unavailable
 from pipeline import topics
-from pipeline.messages import DEFAULT_CURRENCY, AuctionNotice, NoticeKind, encode, utc_now
+from pipeline.messages import DEFAULT_CURRENCY, MAX_CPM_MICROS, AuctionNotice, NoticeKind, encode, utc_now
 from rtb.tokens import InvalidToken, NoticeClaims, verify
 
 logger = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 KINDS: tuple[NoticeKind, ...] = ("win", "bill", "loss")
 MAX_BODY_BYTES = 8_192
 MICROS = Decimal(1_000_000)
+MAX_LOSS_CODE = 2**31 - 1
 
 NOTICES = Counter("helios_notices_total", "Win/bill/loss notices received, by kind and answer", ["kind", "status"])
 
@@ -67,7 +68,10 @@ def micros_of(text: str | None, name: str) -> int:
         raise BadNotice(f"{name} is not a number")
     if value < 0:
         raise BadNotice(f"{name} is negative")
-    return int((value * MICROS).to_integral_value())
+    micros = int((value * MICROS).to_integral_value())
+    if micros > MAX_CPM_MICROS:
+        raise BadNotice(f"{name} is out of range")
+    return micros
 
 
 def _optional_micros(text: str | None, name: str) -> int | None:
@@ -87,7 +91,7 @@ def notice_from(
     loss_code: int | None = None
     if kind == "loss":
         code = params.get("loss", "")
-        if not code.strip().isdigit():
+        if not code.strip().isascii() or not code.strip().isdigit() or int(code) > MAX_LOSS_CODE:
             raise BadNotice("loss is not an OpenRTB loss reason code")
         loss_code = int(code)
         clearing = _optional_micros(params.get("price"), "price")

@@ -142,7 +142,7 @@ def test_list_envelope_items_and_default_order(api: APIClient, sample: None) -> 
         "timestamp": "2026-11-26T12:00:01Z",
         "source": "helios",
         "campaign_id": None,
-        "creative_id": "cr-technology",
+        "creative_id": AuctionOutcome.objects.get(bid_id="b").creative_id,  # the factory's, by its sequence
         "rtb_bid_id": None,
         "price_cpm": 1.2,
         "status": None,  # the auction of `POST /bid` is simulated: no notices

@@ -79,6 +79,8 @@ def test_a_loss_needs_an_integer_loss_code():
     token = sign(claims(), SECRET)
     assert notice(publisher, "loss", token, loss="${AUCTION_LOSS}").status == 400
     assert notice(publisher, "loss", token, loss="lost").status == 400
+    assert notice(publisher, "loss", token, loss="99999999999").status == 400
+    assert notice(publisher, "loss", token, loss="102", price="1e30").status == 400
     assert publisher.sent == []
 
 
