@@ -44,6 +44,8 @@ HELIOS_HANDLER_LIMIT_CONCURRENCY = env.int("HELIOS_HANDLER_LIMIT_CONCURRENCY", d
 # Handler processes sharing the port (SO_REUSEPORT; intake/workers.py): one process is one core at
 # most. REUSE_PORT lets separately started handlers share a port too.
 HELIOS_HANDLER_WORKERS = env.int("HELIOS_HANDLER_WORKERS", default=1)
+# Garbage collector thresholds of the role processes (pipeline/runner.py `tune_gc`); empty: CPython's.
+HELIOS_GC_THRESHOLDS = [int(n) for n in env.list("HELIOS_GC_THRESHOLDS", default=["50000", "50", "1000"])]
 HELIOS_HANDLER_REUSE_PORT = env.bool("HELIOS_HANDLER_REUSE_PORT", default=False)
 # Embedded mode: bid_requests waiting for the bidder before the handler answers 503.
 HELIOS_LOCAL_BACKLOG_MAX = env.int("HELIOS_LOCAL_BACKLOG_MAX", default=20_000)
