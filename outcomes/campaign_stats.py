@@ -84,6 +84,7 @@ def campaign_stats(campaign: Campaign, *, now: float) -> dict[str, Any]:
         "total_budget": _usd(campaign.total_budget_micros),
         "daily_budget": _usd(campaign.daily_budget_micros),
         "day_started_at": day_start,
+        "day_s": state.day_s if state is not None else 86_400.0,  # not in the API's output; the dashboard's
         "spend_today": _usd(state.spent_today_micros) if state is not None else None,
         "spend_total": _usd(state.spent_micros) if state is not None else None,
         "reserved": _usd(state.reserved_micros) if state is not None else None,

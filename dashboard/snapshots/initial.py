@@ -4,6 +4,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from dashboard.snapshots.campaigns import CampaignPanels
 from dashboard.snapshots.rtb import CampaignNames, rtb_panel
 from dashboard.snapshots.shape import (
     PRICE_BUCKET_LABELS,
@@ -46,5 +47,6 @@ def snapshot_from_database(*, now: float | None = None) -> dict[str, Any]:
             outcome_rtb_recent(since=datetime.fromtimestamp(now - RTB_HORIZON_S, UTC), limit=RTB_SAMPLES_MAX),
             CampaignNames(),
         ),
+        campaigns=CampaignPanels(keep_history=False)(now),
     )
     return to_message(snapshot)

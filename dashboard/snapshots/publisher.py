@@ -19,9 +19,11 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from prometheus_client import Counter
 
+from dashboard.snapshots.campaigns import CampaignPanels
 from dashboard.snapshots.rtb import CampaignNames, RtbSamples
 from dashboard.snapshots.shape import (
     BATCHES_MAX,
+    CampaignPacing,
     DASHBOARD_GROUP,
     LATENCY_SAMPLES_MAX,
     PRICE_BUCKET_LABELS,
@@ -62,6 +64,7 @@ class SnapshotPublisher:
         clock: Callable[[], float] = time.time,
         source: str | None = None,
         campaign_names: Callable[[Iterable[int]], Mapping[int, str]] | None = None,
+        campaigns: Callable[[float], list[CampaignPacing] | None] | None = None,
     ) -> None:
         self.send = send
         self.totals = totals
@@ -80,6 +83,7 @@ class SnapshotPublisher:
         self.published = 0
         self._rtb = RtbSamples()
         self.campaign_names = campaign_names or CampaignNames()
+        self.campaigns = campaigns or CampaignPanels()
 
     def add(self, rows: Sequence[OutcomeRow]) -> None:
         """The batch listener: folds newly stored rows into the window. Cheap, no I/O."""
@@ -132,6 +136,7 @@ class SnapshotPublisher:
                 recent=recent,
                 price_buckets=list(PRICE_BUCKET_LABELS),
                 rtb=self._rtb.panel(now, self.campaign_names),
+                campaigns=self._read_campaigns(now),
             )
         )
         self.send(snapshot)
@@ -146,6 +151,13 @@ class SnapshotPublisher:
         except Exception as exc:  # noqa: BLE001 - the database's trouble is the sink's to report
             logger.warning("dashboard snapshot: totals unavailable, sending the last ones: %s", exc)
         return self._last_totals
+
+    def _read_campaigns(self, now: float) -> list[CampaignPacing] | None:
+        try:
+            return self.campaigns(now)
+        except Exception as exc:  # noqa: BLE001 - the other panels still go out
+            logger.warning("dashboard snapshot: campaign panel unavailable: %s", exc)
+            return None
 
     def run(self, stop: threading.Event, interval_s: float) -> None:
         """Ticks until `stop` is set, waiting `interval_s` after each tick: two snapshots are

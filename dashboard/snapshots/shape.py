@@ -30,6 +30,8 @@ RTB_HORIZON_S = 60.0  # the RTB panel is over this last stretch
 RTB_SAMPLES_MAX = 50_000  # newest RTB outcomes kept for it
 LATENCY_SAMPLES_MAX = 20_000  # newest samples kept for the percentiles (~4 s at 5,000 outcomes/s)
 BATCHES_MAX = 10_000
+CAMPAIGNS_MAX = 12  # campaigns in the Campaigns panel (active, with a daily budget, oldest first)
+PACING_POINTS = 240  # actual-spend samples kept per campaign for its pacing chart
 
 # Bid price histogram: "no bid" (price 0), then the bucket each edge opens (USD). The default
 # tiers (0.35, 0.60, 0.85, 1.20) each fall into a bucket of their own.
@@ -129,6 +131,33 @@ class RtbPanel(msgspec.Struct, kw_only=True):
     campaigns: list[CampaignBids]
 
 
+class PacingPoint(msgspec.Struct, kw_only=True):
+    t: float  # epoch seconds
+    spent: float  # USD spent today at `t`
+
+
+class CampaignPacing(msgspec.Struct, kw_only=True):
+    """One active campaign with a daily budget (outcomes.campaign_stats): the ledger's figures (None
+    without a ledger), today's RTB wins from the stored outcomes, and the actual spend sampled over
+    the ledger's day (`history`, oldest first). The target line runs from 0 at `day_started_at`
+    to `daily_budget` at `day_started_at + day_s`."""
+
+    campaign_id: int
+    name: str
+    daily_budget: float
+    spend_today: float | None
+    reserved: float | None
+    pacing_target: float | None
+    late_bills: int | None
+    day_started_at: float
+    day_s: float
+    bids: int
+    wins: int
+    win_rate: float  # percent of bids
+    average_clearing_cpm: float
+    history: list[PacingPoint]
+
+
 class Snapshot(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type", tag=SNAPSHOT_EVENT):
     """One stats snapshot. `kind` "live": from an outcomes process (`source` "<host>:<pid>"), with
     its `window`; "initial": read from the database on connect (`source` "database"), with the
@@ -145,6 +174,7 @@ class Snapshot(msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="type
     recent: list[RecentOutcome]  # newest first, at most RECENT_LIMIT
     price_buckets: list[str]  # the histograms' labels
     rtb: RtbPanel | None = None  # the RTB decisions this publisher stored lately (None: not computed)
+    campaigns: list[CampaignPacing] | None = None  # the Campaigns panel (None: not computed)
 
 
 def to_message(snapshot: Snapshot) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from dashboard.snapshots import (
     Totals,
     WindowFigures,
 )
-from dashboard.snapshots.shape import CampaignBids, NoBidCount, RecentOutcome, RtbPanel
+from dashboard.snapshots.shape import CampaignBids, CampaignPacing, NoBidCount, PacingPoint, RecentOutcome, RtbPanel
 from dashboard.views import dashboard_page
 
 pytestmark = pytest.mark.browser
@@ -126,6 +126,24 @@ def snapshots(now: float) -> list[Snapshot]:
         no_bids=[NoBidCount(nbr=504, reason="below floor", count=3)],
         campaigns=[CampaignBids(campaign_id=3, name="Spring sale", bids=7)],
     )
+    campaigns = [
+        CampaignPacing(
+            campaign_id=3,
+            name="Spring sale",
+            daily_budget=10.0,
+            spend_today=2.5,
+            reserved=0.4,
+            pacing_target=3.0,
+            late_bills=1,
+            day_started_at=now - 600,
+            day_s=3600.0,
+            bids=7,
+            wins=5,
+            win_rate=71.43,
+            average_clearing_cpm=1.85,
+            history=[PacingPoint(t=now - 300, spent=1.0), PacingPoint(t=now, spent=2.5)],
+        )
+    ]
     initial = Snapshot(
         kind="initial",
         source="database",
@@ -138,6 +156,7 @@ def snapshots(now: float) -> list[Snapshot]:
         recent=[recent],
         price_buckets=list(PRICE_BUCKET_LABELS),
         rtb=rtb,
+        campaigns=campaigns,
     )
     live = Snapshot(
         kind="live",
@@ -149,6 +168,7 @@ def snapshots(now: float) -> list[Snapshot]:
         recent=[recent],
         price_buckets=list(PRICE_BUCKET_LABELS),
         rtb=rtb,
+        campaigns=campaigns,
     )
     return [initial, live]
 
@@ -196,6 +216,8 @@ def test_the_page_reads_exactly_the_snapshot_fields(page: Any, settings: Any) ->
     expect(page.locator("#card-p99 [data-value]")).to_have_text("80 ms", timeout=TIMEOUT_MS)
     expect(page.locator("#rtb-p99 [data-value]")).to_have_text("31 ms", timeout=TIMEOUT_MS)
     expect(page.locator("#rtb-campaigns tbody")).to_contain_text("Spring sale")
+    expect(page.locator("#campaigns .campaign")).to_contain_text("$2.50 + $0.40 reserved of $10.00 today")
+    expect(page.locator("#campaigns [data-late]")).to_have_text("1")
     reads = set(page.evaluate("[...window.__snapshotReads]"))
     fields = field_paths(msgspec.inspect.type_info(Snapshot))
 

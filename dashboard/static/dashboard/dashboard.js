@@ -385,6 +385,7 @@
     applySnapshot(snap);
     renderCards();
     renderRtb();
+    window.HeliosCampaigns.render($("#campaigns"), snap.campaigns || null, snap.at);
     renderCharts();
     const stored = snap.kind === "initial" || (snap.window && snap.window.count > 0);
     if (stored) table.outcomesArrived(snap.kind === "initial");
