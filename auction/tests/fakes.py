@@ -42,7 +42,7 @@ class FakeLedger:
         return SimpleNamespace(
             campaign_id=campaign_id, spent_micros=spent, spent_today_micros=spent, reserved_micros=self.reserved,
             open_reservations=1 if self.reserved else 0, late_bills=0, pacing_target_micros=self.pacing_target,
-            day_started_at=now - now % 86_400,
+            day_started_at=now - now % 86_400, day_s=86_400.0,
         )  # fmt: skip
 
     def applied(self, op: str) -> dict[str, int | None]:
