@@ -31,9 +31,7 @@ Stats = Callable[[Campaign], dict[str, Any]]
 def budgeted_campaigns() -> list[Campaign]:
     """The campaigns the panel shows: active, with a daily budget, oldest first."""
     return list(
-        campaign_list()
-        .filter(status=Status.ACTIVE, daily_budget_micros__isnull=False)
-        .order_by("id")[:CAMPAIGNS_MAX]
+        campaign_list().filter(status=Status.ACTIVE, daily_budget_micros__isnull=False).order_by("id")[:CAMPAIGNS_MAX]
     )
 
 

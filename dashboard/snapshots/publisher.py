@@ -23,12 +23,12 @@ from dashboard.snapshots.campaigns import CampaignPanels
 from dashboard.snapshots.rtb import CampaignNames, RtbSamples
 from dashboard.snapshots.shape import (
     BATCHES_MAX,
-    CampaignPacing,
     DASHBOARD_GROUP,
     LATENCY_SAMPLES_MAX,
     PRICE_BUCKET_LABELS,
     RATE_HORIZON_S,
     RECENT_LIMIT,
+    CampaignPacing,
     Snapshot,
     Totals,
     Window,

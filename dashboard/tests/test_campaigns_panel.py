@@ -14,7 +14,7 @@ from campaigns.models import Advertiser, Campaign
 from campaigns.tests.ledger_support import claims, drop_keys, new_prefix, spec
 from dashboard.snapshots import SnapshotPublisher, snapshot_from_database
 from dashboard.snapshots.campaigns import CampaignPanels
-from dashboard.snapshots.shape import PACING_POINTS
+from dashboard.snapshots.shape import PACING_POINTS, CampaignPacing
 from outcomes.notices import notice_record_batch
 from outcomes.services import outcome_record_batch
 from outcomes.tests.factories import outcome_message, outcome_rows
@@ -34,6 +34,12 @@ def ledger_prefix(settings: Any) -> Iterator[str]:
     settings.HELIOS_LEDGER_DAY_S = DAY_S
     yield prefix
     drop_keys(prefix)
+
+
+def shown(panels: CampaignPanels, now: float) -> list[CampaignPacing]:
+    entries = panels(now)
+    assert entries is not None
+    return entries
 
 
 def campaign(name: str, **fields: Any) -> Campaign:
@@ -84,7 +90,7 @@ def test_the_panel_shows_budgeted_active_campaigns_with_their_ledger_and_outcome
     bill(spring, "b0", 1_500_000)
     bill(spring, "b1", 1_700_000)
 
-    [entry] = CampaignPanels()(now)
+    [entry] = shown(CampaignPanels(), now)
     assert (entry.campaign_id, entry.name, entry.daily_budget) == (spring.pk, "Spring", 1.0)
     assert entry.spend_today == pytest.approx(0.0032)  # 1.5 + 1.7 CPM, one impression each
     assert entry.reserved == pytest.approx(0.004)  # two $2 CPM impressions still awaiting their notice
@@ -101,11 +107,11 @@ def test_the_publisher_samples_the_spend_over_the_day_and_forgets_yesterday(ledg
     panels = CampaignPanels()
     day = (datetime.now(UTC).timestamp() // DAY_S) * DAY_S
     spend(spring, reserve=["a"], settle={"a": 2_000_000}, now=day + 10)
-    panels(day + 10)
+    shown(panels, day + 10)
     spend(spring, reserve=["b"], settle={"b": 3_000_000}, now=day + 20)
-    [entry] = panels(day + 20)
+    [entry] = shown(panels, day + 20)
     assert [(p.t, p.spent) for p in entry.history] == [(day + 10, 0.002), (day + 20, 0.005)]
-    [entry] = panels(day + DAY_S + 1)  # the next day: nothing spent yet, yesterday's samples dropped
+    [entry] = shown(panels, day + DAY_S + 1)  # the next day: nothing spent yet, yesterday's samples dropped
     assert entry.day_started_at == day + DAY_S
     assert [(p.t, p.spent) for p in entry.history] == [(day + DAY_S + 1, 0.0)]
 
@@ -115,7 +121,7 @@ def test_the_history_is_bounded_and_gone_campaigns_are_forgotten(ledger_prefix) 
     panels = CampaignPanels()
     day = (datetime.now(UTC).timestamp() // DAY_S) * DAY_S
     for n in range(PACING_POINTS + 5):
-        [entry] = panels(day + n * 0.01)
+        [entry] = shown(panels, day + n * 0.01)
     assert len(entry.history) == PACING_POINTS and entry.history[-1].t == day + (PACING_POINTS + 4) * 0.01
     Campaign.objects.filter(pk=spring.pk).update(status="paused")
     assert panels(day + 5) == [] and panels._history == {}
