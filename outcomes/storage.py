@@ -13,9 +13,9 @@ concurrent writers with overlapping batches take their locks in one order: they 
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Any, cast
 
 import msgspec
