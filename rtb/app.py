@@ -90,7 +90,7 @@ class RtbApp:
         try:
             response = await self._answer(scope, receive, started)
         except Disconnected:
-            metrics.RTB_REQUESTS.labels("client_closed").inc()
+            metrics.child(metrics.RTB_REQUESTS, "client_closed").inc()
             return
         except Exception:
             logger.exception("POST /openrtb2/bid failed unexpectedly")
@@ -102,7 +102,7 @@ class RtbApp:
         await send_response(send, response)
         elapsed = time.perf_counter() - started
         metrics.RTB_DURATION.observe(elapsed)
-        metrics.RTB_REQUESTS.labels(str(response.status)).inc()
+        metrics.child(metrics.RTB_REQUESTS, str(response.status)).inc()
         if response.status in (200, 204) and elapsed > scope.get("helios.deadline_s", float("inf")):
             metrics.RTB_LATE.inc()
 
@@ -122,7 +122,7 @@ class RtbApp:
         deadline_s = self.config.deadline_s(request.ortb.tmax)
         scope["helios.deadline_s"] = deadline_s
         deadline = started + deadline_s
-        metrics.RTB_PRIVACY.labels(request.privacy.state.value).inc()
+        metrics.child(metrics.RTB_PRIVACY, request.privacy.state.value).inc()
         if not self.publisher.reachable():
             return self.unavailable
         if time.perf_counter() >= deadline:  # tmax shorter than the network allowance, or a stalled loop
@@ -163,10 +163,10 @@ class RtbApp:
     async def _profile(self, request: RtbRequest, deadline: float) -> Profile | None:
         user_id = request.placement.user_id
         if request.privacy.restricted:
-            metrics.RTB_PROFILES.labels("restricted").inc()
+            metrics.child(metrics.RTB_PROFILES, "restricted").inc()
             return None
         if not user_id:
-            metrics.RTB_PROFILES.labels("no_user").inc()
+            metrics.child(metrics.RTB_PROFILES, "no_user").inc()
             return None
         left = deadline - time.perf_counter() - self.config.ack_reserve_ms / 1000
         return await self.lookup.get(user_id, min(self.config.profile_deadline_ms / 1000, left))
@@ -197,7 +197,7 @@ class RtbApp:
             )  # fmt: skip
             bids.append(ortb_bid(bid, slot, bid_id, claims, self.config.notices))
             reserved.append(claims)
-            metrics.RTB_BIDS.labels(str(bid.campaign.id)).inc()
+            metrics.child(metrics.RTB_BIDS, str(bid.campaign.id)).inc()
         events = bid_events(
             message, decisions, bid_ids, profile=profile, latency_ms=latency_ms,
             deadline_ms=(deadline - started) * 1000, currency=self.config.bidder.currency,
@@ -219,14 +219,14 @@ class RtbApp:
             for topic, value in events:
                 self.publisher.send(key, value, self._topic(topic))
         except Unavailable:
-            metrics.RTB_UNACKED.labels("no_bid_dropped").inc()
+            metrics.child(metrics.RTB_UNACKED, "no_bid_dropped").inc()
 
     async def _acknowledged(self, key: bytes, events: list[tuple[str, bytes]], deadline: float) -> bool:
         """True once Kafka acknowledged every event before the deadline."""
         try:
             futures = [self.publisher.enqueue(key, value, self._topic(topic)) for topic, value in events]
         except Unavailable:
-            metrics.RTB_UNACKED.labels("queue_full").inc()
+            metrics.child(metrics.RTB_UNACKED, "queue_full").inc()
             return False
         left = deadline - time.perf_counter()
         if left > 0:
@@ -236,10 +236,10 @@ class RtbApp:
         for future in pending:  # delivered later or never: nobody waits; its outcome is not an error
             future.add_done_callback(_consume)
         if pending:
-            metrics.RTB_UNACKED.labels("timeout").inc()
+            metrics.child(metrics.RTB_UNACKED, "timeout").inc()
             return False
         if any(f.exception() is not None for f in done):
-            metrics.RTB_UNACKED.labels("delivery_failed").inc()
+            metrics.child(metrics.RTB_UNACKED, "delivery_failed").inc()
             return False
         return True
 

@@ -4,8 +4,6 @@ creative, bid id, CPM and nbr, so the pipeline stores and shows them like every 
 
 from collections.abc import Sequence
 
-import msgspec
-
 from bidding.decision import Decision
 from bidding.responses import bid_decision, bid_response
 from pipeline import topics
@@ -28,18 +26,9 @@ def bid_events(
     priced_at = utc_now()
     for imp, decided, bid_id in zip(request.imps, decisions, bid_ids, strict=True):
         response = bid_response(request, imp, bid_decision(decided, profile), priced_at=priced_at, currency=currency)
-        bid = decided.bid
-        response = msgspec.structs.replace(
-            response,
-            source="rtb",
-            campaign_id=bid.campaign.id if bid is not None else None,
-            creative_id=bid.creative.crid if bid is not None else None,
-            bid_id=bid_id,
-            price_cpm=response.bid_price,
-            nbr=decided.no_bid.nbr if decided.no_bid is not None else None,
-            privacy=request.privacy,
-            latency_ms=round(latency_ms, 3),
-            deadline_ms=round(deadline_ms, 3),
-        )
+        response.bid_id = bid_id
+        response.privacy = request.privacy
+        response.latency_ms = round(latency_ms, 3)
+        response.deadline_ms = round(deadline_ms, 3)
         events.append((topics.BID_RESPONSES, encode(response)))
     return events

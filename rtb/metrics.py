@@ -1,6 +1,9 @@
 """`/openrtb2/bid`'s Prometheus metrics (SPEC §9, §12, §16). Labels are low-cardinality: an HTTP
 status, an OpenRTB nbr code, a campaign id, a privacy state."""
 
+import functools
+from typing import Any
+
 from prometheus_client import Counter, Histogram
 
 RTB_REQUESTS = Counter("helios_rtb_requests_total", "POST /openrtb2/bid requests by answer", ["status"])
@@ -24,3 +27,9 @@ RTB_UNACKED = Counter(
     "Bids answered 204 because Kafka did not acknowledge their events in time (timeout) or took none (queue_full)",
     ["reason"],
 )
+
+
+@functools.cache
+def child(metric: Counter, label: str) -> Any:
+    """`metric.labels(label)`, looked up once: `labels()` costs a lock and a tuple build per call."""
+    return metric.labels(label)
