@@ -131,6 +131,9 @@ HELIOS_RTB_SEAT = env.str("HELIOS_RTB_SEAT", default="helios")
 HELIOS_NOTICE_BASE_URL = env.str("HELIOS_NOTICE_BASE_URL", default=f"http://127.0.0.1:{HELIOS_HANDLER_PORT}")
 HELIOS_NOTICE_SECRET = env.str("HELIOS_NOTICE_SECRET", default="")
 HELIOS_NOTICE_TTL_S = env.int("HELIOS_NOTICE_TTL_S", default=86_400)
+# The post-auction loop (auction role): the factory of the ledger notices are applied to (SPEC §14);
+# "" for none (notices then move no money).
+HELIOS_NOTICE_LEDGER = env.str("HELIOS_NOTICE_LEDGER", default="campaigns.ledger.store.Ledger.from_settings")
 # --- end /openrtb2/bid ---
 
 # --- dashboard (SPEC §8): live snapshots pushed by the outcomes role ---

@@ -31,7 +31,7 @@ from outcomes import filters, querylimits
 from outcomes.models import AuctionOutcome
 from outcomes.openapi import ERRORS, NOT_FOUND, ApiSchema, filter_parameters
 from outcomes.pagination import OutcomePagination
-from outcomes.rtb import outcome_rtb_counts
+from outcomes.rtb import outcome_notice_counts, outcome_rtb_counts
 from outcomes.selectors import (
     OutcomeFilterError,
     OutcomeSelection,
@@ -42,7 +42,12 @@ from outcomes.selectors import (
     outcome_select,
     outcome_stats,
 )
+from outcomes.status import expiry_cutoff, shown_status
 from pipeline.messages import MONEY_PLACES
+
+STATUS_HELP = (
+    "RTB only (null otherwise): no_bid, pending, won, billed, lost, or expired (pending past the notice window)."
+)
 
 
 class PublicOrAuthenticated(BasePermission):
@@ -104,7 +109,28 @@ class OutcomeListApi(ApiView):
                 "currency",
                 "enriched",
                 "timestamp",
+                "source",
+                "campaign_id",
+                "creative_id",
+                "rtb_bid_id",
+                "price_cpm",
+                "status",
+                "clearing_cpm",
+                "loss_code",
+                "nbr",
             ]
+
+        price_cpm = serializers.DecimalField(
+            source="bid_price",
+            max_digits=12,
+            decimal_places=4,
+            read_only=True,
+            help_text="The bid's CPM (= bid_price).",
+        )
+        status = serializers.SerializerMethodField(help_text=STATUS_HELP)
+
+        def get_status(self, outcome: AuctionOutcome) -> str | None:
+            return shown_status(outcome, cutoff=self.context.get("cutoff") or expiry_cutoff())
 
     @extend_schema(
         operation_id="outcomes_list",
@@ -115,7 +141,8 @@ class OutcomeListApi(ApiView):
         selection = self.select(request, wins_only=self.wins_only)
         paginator = OutcomePagination(request, count_fn=lambda: outcome_count(selection=selection))
         page = paginator.paginate_queryset(selection.queryset.defer("raw_data"))  # not shown: not read
-        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+        items = self.OutputSerializer(page, many=True, context={"cutoff": expiry_cutoff()})
+        return paginator.get_paginated_response(items.data)
 
 
 @extend_schema_view(get=extend_schema(operation_id="outcomes_winners"))
@@ -132,6 +159,10 @@ class OutcomeDetailApi(ApiView):
     class OutputSerializer(serializers.ModelSerializer[AuctionOutcome]):
         is_winner = serializers.BooleanField(read_only=True)
         user_interests = serializers.ListField(child=serializers.CharField(), read_only=True)
+        status = serializers.SerializerMethodField(help_text=STATUS_HELP)
+
+        def get_status(self, outcome: AuctionOutcome) -> str | None:
+            return shown_status(outcome, cutoff=expiry_cutoff())
 
         class Meta:
             model = AuctionOutcome
@@ -214,6 +245,37 @@ class OutcomeRtbStatsApi(ApiView):
         counts = (
             outcome_rtb_counts(parts=outcome_parts(selection=selection)) if selection.narrowed else outcome_rtb_counts()
         )
+        return Response(self.OutputSerializer(counts).data)
+
+
+class OutcomeNoticeStatsApi(ApiView):
+    """GET /api/outcomes/notice-stats/: what the exchange's notices made of the filtered set's RTB
+    bids (SPEC §14): rows per status and per loss code, billed impressions, spend, average clearing CPM."""
+
+    @extend_schema_serializer(component_name="OutcomeNoticeStats")
+    class OutputSerializer(serializers.Serializer[Any]):
+        by_status = serializers.DictField(
+            child=serializers.IntegerField(min_value=0), help_text="Per status (SPEC §14): " + STATUS_HELP
+        )
+        by_loss_code = serializers.DictField(
+            child=serializers.IntegerField(min_value=0), help_text="Lost bids per OpenRTB loss reason code."
+        )
+        billed = serializers.IntegerField(min_value=0, help_text="Billed impressions.")
+        spend = serializers.DecimalField(
+            max_digits=24, decimal_places=6, coerce_to_string=False, help_text="Sum of clearing CPM / 1000 of billed."
+        )
+        average_clearing_cpm = serializers.DecimalField(
+            max_digits=24, decimal_places=6, coerce_to_string=False, help_text="Over billed impressions."
+        )
+
+    @extend_schema(
+        operation_id="outcomes_notice_stats",
+        parameters=filter_parameters(filters.OutcomeFilter),
+        responses={200: OutputSerializer, **ERRORS},
+    )
+    def get(self, request: Request) -> Response:
+        selection = self.select(request, ordered=False)
+        counts = outcome_notice_counts(parts=outcome_parts(selection=selection) if selection.narrowed else None)
         return Response(self.OutputSerializer(counts).data)
 
 

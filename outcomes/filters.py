@@ -18,6 +18,8 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from outcomes.models import AuctionOutcome
+from outcomes.rows import STATUSES
+from outcomes.status import status_q
 from pipeline.messages import MONEY_QUANTUM, Source
 
 SOURCES: tuple[str, ...] = get_args(Source)
@@ -160,6 +162,17 @@ class SourceFilter(django_filters.ChoiceFilter):
         super().__init__(*args, choices=[(s, s) for s in SOURCES], **kwargs)
 
 
+class StatusFilter(django_filters.ChoiceFilter):
+    """An RTB outcome's status (SPEC §14); `expired`: pending past the notice window."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, choices=[(s, s) for s in STATUSES], method=self.by_status, **kwargs)
+
+    @staticmethod
+    def by_status(queryset: QuerySet[AuctionOutcome], name: str, value: str) -> QuerySet[AuctionOutcome]:
+        return queryset.filter(status_q(value)) if value else queryset
+
+
 class OutcomeOrderingFilter(django_filters.OrderingFilter):
     """`ordering=<field>[,<field>...]`, `-` for descending; default `-timestamp`. The id breaks ties
     so that pages never overlap or skip rows that share a timestamp or price."""
@@ -200,6 +213,10 @@ class OutcomeFilter(django_filters.FilterSet):
     source = SourceFilter(
         help_text="Where the request came in: helios or openrtb (POST /bid), rtb (POST /openrtb2/bid)."
     )
+    status = StatusFilter(
+        help_text="RTB status: no_bid, pending, won, billed, lost (with its loss code) or expired (no notice in time)."
+    )
+    loss_code = IntegerFilter(min_value=0, max_value=MAX_INT, help_text="OpenRTB loss reason code of a lost RTB bid.")
     nbr = IntegerFilter(min_value=0, max_value=MAX_INT, help_text="OpenRTB no-bid reason code (500-505: Helios's own).")
     since = TimestampFilter(
         field_name="timestamp",

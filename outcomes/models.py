@@ -7,7 +7,7 @@ the same transaction; anything that inserts rows another way (fixtures, factorie
 from django.db import models
 from django.utils import timezone
 
-from outcomes.rows import MONEY_DIGITS, PRIVACY_CHARS, SOURCE_CHARS
+from outcomes.rows import MONEY_DIGITS, PRIVACY_CHARS, SOURCE_CHARS, STATUS_CHARS
 from pipeline.messages import DIGEST_CHARS, MAX_CATEGORY_CHARS, MAX_ID_CHARS, MONEY_PLACES
 
 SUM_DIGITS = 20  # rollup sums of millions of MONEY values
@@ -58,6 +58,15 @@ class AuctionOutcome(models.Model):
     )
     latency_ms = models.FloatField(null=True, blank=True, help_text="RTB: request received -> decided, ms")
     deadline_ms = models.FloatField(null=True, blank=True, help_text="RTB: the request's deadline, ms")
+    # SPEC §14: an RTB row's state after the exchange's notices (outcomes/notices.py): no_bid,
+    # pending, won, billed or lost; `expired` is a pending row older than the notice window (read
+    # time). NULL on the rows of `POST /bid`, whose auction is simulated.
+    status = models.CharField(max_length=STATUS_CHARS, null=True, blank=True)  # noqa: DJ001
+    clearing_cpm = models.DecimalField(
+        max_digits=MONEY_DIGITS + 2, decimal_places=MONEY_PLACES + 2, null=True, blank=True,
+        help_text="RTB: the clearing CPM of the win or bill notice",
+    )  # fmt: skip
+    loss_code = models.IntegerField(null=True, blank=True, help_text="RTB: the OpenRTB loss reason code")
 
     class Meta:
         constraints = [
@@ -83,6 +92,11 @@ class AuctionOutcome(models.Model):
             models.Index(fields=["campaign_id", "timestamp"], name="outcome_campaign_ts_idx"),
             models.Index(fields=["source", "created_at"], name="outcome_source_created_idx"),
             models.Index(fields=["nbr", "timestamp"], name="outcome_nbr_ts_idx", condition=models.Q(nbr__isnull=False)),
+            # Joins notices to bids, whatever came first.
+            models.Index(
+                fields=["rtb_bid_id"], name="outcome_rtb_bid_idx", condition=models.Q(rtb_bid_id__isnull=False)
+            ),
+            models.Index(fields=["status", "timestamp"], name="outcome_status_ts_idx"),
             # `search` (a substring of bid_id, user_id or site_domain) is served on PostgreSQL by
             # pg_trgm GIN indexes on UPPER(column), made by migration 0004 outside this list: SQLite
             # has no GIN indexes.
@@ -136,3 +150,24 @@ class OutcomeRtbRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.privacy or '-'} {self.nbr}: {self.total} RTB outcomes"
+
+
+class AuctionNotice(models.Model):
+    """A win, billing or loss notice (SPEC §14), kept once per (OpenRTB bid id, kind) however often
+    the exchange sent it, so that it is applied to its outcome row whenever that row is stored."""
+
+    rtb_bid_id = models.CharField(max_length=MAX_ID_CHARS)
+    kind = models.CharField(max_length=8)  # win, bill, loss
+    request_id = models.CharField(max_length=MAX_ID_CHARS)
+    imp_id = models.CharField(max_length=MAX_ID_CHARS)
+    campaign_id = models.BigIntegerField()
+    clearing_cpm = models.DecimalField(max_digits=MONEY_DIGITS + 2, decimal_places=MONEY_PLACES + 2, null=True)
+    loss_code = models.IntegerField(null=True)
+    received_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rtb_bid_id", "kind"], name="notice_unique_bid_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.rtb_bid_id}"

@@ -53,6 +53,8 @@ def _filter_schema(filter_: Any) -> dict[str, Any]:
         return {"type": "integer", "minimum": field.min_value, "maximum": field.max_value}
     if isinstance(filter_, filters.SourceFilter):
         return {"type": "string", "enum": list(filters.SOURCES)}
+    if isinstance(filter_, filters.StatusFilter):
+        return {"type": "string", "enum": list(filters.STATUSES)}
     if isinstance(filter_, filters.TimestampFilter):
         return {"type": "string", "format": "date-time"}
     if isinstance(filter_, filters.OutcomeOrderingFilter):

@@ -29,6 +29,9 @@ MONEY_DIGITS = 12  # up to 99,999,999.9999 in the currency's units
 MONEY_MAX = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES) - MONEY_QUANTUM
 SOURCE_CHARS = 16
 PRIVACY_CHARS = 32
+STATUS_CHARS = 16
+# SPEC §14: an RTB row's status as stored (`expired` is a pending row past the notice window).
+STATUSES = ("no_bid", "pending", "won", "billed", "lost", "expired")
 NBR_RANGE = (0, 2**31 - 1)  # an IntegerField (nbr); OpenRTB codes are not negative
 BIGINT_RANGE = (-(2**63), 2**63 - 1)  # a BigIntegerField (campaign_id)
 MAX_LENGTHS = {
@@ -44,6 +47,7 @@ MAX_LENGTHS = {
     "source": SOURCE_CHARS,
     "rtb_bid_id": MAX_ID_CHARS,
     "privacy": PRIVACY_CHARS,
+    "status": STATUS_CHARS,
 }
 INT_RANGES = {"campaign_id": BIGINT_RANGE, "nbr": NBR_RANGE}
 
@@ -82,6 +86,9 @@ class OutcomeRow(msgspec.Struct, frozen=True, gc=False):
     privacy: str | None
     latency_ms: float | None
     deadline_ms: float | None
+    status: str | None  # RTB: "no_bid" or "pending" until its notices (outcomes/notices.py); else None
+    clearing_cpm: Decimal | None = None  # set by the notices, never by the insert
+    loss_code: int | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -155,6 +162,7 @@ def outcome_row(outcome: AuctionOutcomeMessage) -> OutcomeRow:
         privacy=outcome.privacy,
         latency_ms=_finite(outcome.latency_ms, "latency_ms"),
         deadline_ms=_finite(outcome.deadline_ms, "deadline_ms"),
+        status=_status(outcome),
     )
     for field, limit in MAX_LENGTHS.items():
         value = getattr(row, field)
@@ -169,6 +177,12 @@ def outcome_row(outcome: AuctionOutcomeMessage) -> OutcomeRow:
     if "\\u0000" in row.raw_data and _has_nul(msgspec.to_builtins(outcome)):
         raise InvalidOutcome("a string contains a NUL character")
     return row
+
+
+def _status(outcome: AuctionOutcomeMessage) -> str | None:
+    if outcome.source != "rtb":
+        return None
+    return "pending" if outcome.bid_id is not None and outcome.bid_price > 0 else "no_bid"
 
 
 def _finite(value: float | None, field: str) -> float | None:

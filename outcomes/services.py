@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from outcomes import storage
 from outcomes.metrics import OUTCOMES_DUPLICATES, OUTCOMES_STORED, PIPELINE_LATENCY
+from outcomes.notices import notices_join
 from outcomes.rows import OutcomeRow
 from outcomes.storage import Key
 
@@ -57,6 +58,7 @@ def outcome_record_batch(*, rows: Sequence[OutcomeRow]) -> int:
         stored = [row for row in ordered if row.key in inserted]
         storage.rollups_add(stored)
         storage.rtb_rollups_add(stored)
+        notices_join(stored)  # notices that came before their bid's row (SPEC §14)
         transaction.on_commit(partial(_after_commit, stored, len(rows)), robust=True)
     return len(stored)
 

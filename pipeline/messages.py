@@ -159,6 +159,47 @@ class AuctionOutcomeMessage(BidResponse, kw_only=True):
     loss_reason: LossReason | None = None
 
 
+NoticeKind = Literal["win", "bill", "loss"]
+MAX_CPM_MICROS = 10**12  # a CPM of $1,000,000: more than any notice may carry (the stored columns hold it)
+CpmMicros = Annotated[int, msgspec.Meta(ge=0, le=MAX_CPM_MICROS)]
+
+
+class AuctionNotice(msgspec.Struct, kw_only=True):
+    """`auction_notices`: one per notice the handler accepted (SPEC §14); key = request_id.
+
+    The token's signed claims (rtb.tokens.NoticeClaims) plus what the exchange filled in: the
+    clearing CPM in micros (required on a win or bill; a loss may carry the winner's) and, for a
+    loss, the OpenRTB loss reason code (required). An exchange retries notices, so the same
+    (bid_id, kind) may come many times. Decoding refuses what the consumers could not apply, so
+    that it is dead-lettered instead of stopping them."""
+
+    kind: NoticeKind
+    request_id: Id
+    request_digest: str = ""
+    imp_id: Id
+    bid_id: Id
+    campaign_id: Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+    crid: str
+    price_micros: CpmMicros  # the bid's CPM
+    user_id: OptStr = None
+    issued_at: Annotated[int, msgspec.Meta(ge=0, le=2**40)]  # when the token was signed, unix seconds
+    clearing_micros: CpmMicros | None = None  # ${AUCTION_PRICE}
+    loss_code: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None  # ${AUCTION_LOSS}
+    min_to_win_micros: CpmMicros | None = None  # ${AUCTION_MIN_TO_WIN}
+    received_at: str
+
+    def __post_init__(self) -> None:
+        if self.kind != "loss" and self.clearing_micros is None:
+            raise ValueError(f"a {self.kind} notice needs its clearing price")
+        if self.kind == "loss" and self.loss_code is None:
+            raise ValueError("a loss notice needs its loss code")
+        try:
+            moment = parse_time(self.received_at)
+            (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ValueError(f"received_at {self.received_at!r} is not an RFC 3339 time") from None
+
+
 def request_digest(request: BidRequest) -> str:
     """The digest of an accepted request: SHA-256 over its message without `received_at` (and
     without a digest), first DIGEST_CHARS hex characters. Deterministic across processes."""

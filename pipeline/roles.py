@@ -17,6 +17,21 @@ from pipeline import topics
 
 
 @dataclass(frozen=True)
+class StreamSpec:
+    """A second input of a consumer role, run by its own stream processor in the role's process with
+    its own consumer group (`<role>-<name>`). `dlq`: whether this stream dead-letters what it cannot
+    decode (one consumer of a topic does, so that a poison message is dead-lettered once)."""
+
+    name: str
+    topic: str
+    factory: str
+    dlq: bool = True
+
+    def load(self) -> Callable[..., Any]:
+        return import_string(self.factory)
+
+
+@dataclass(frozen=True)
 class RoleSpec:
     """A role. A consumer role has an input `topic` and a `factory(ctx) -> ProcessingStrategyFactory`;
     a server role (no topic) has a `factory(stop, transport) -> None` that serves until the event
@@ -28,6 +43,7 @@ class RoleSpec:
     output: str | None = None
     description: str = ""
     port_setting: str | None = None
+    streams: tuple[StreamSpec, ...] = ()
 
     def load(self) -> Callable[..., Any]:
         return import_string(self.factory)
@@ -50,17 +66,24 @@ ROLES: dict[str, RoleSpec] = {
         factory="auction.consumer.auction_factory",
         topic=topics.BID_RESPONSES,
         output=topics.AUCTION_OUTCOMES,
-        description="bid_responses -> auction -> auction_outcomes",
+        description="bid_responses -> auction -> auction_outcomes; auction_notices -> ledger",
+        # The post-auction loop (SPEC §14): each win/bill/loss notice applied once to the ledger.
+        streams=(StreamSpec("notices", topics.AUCTION_NOTICES, "auction.notices.notices_factory"),),
     ),
     "outcomes": RoleSpec(
         factory="outcomes.consumer.outcomes_factory",
         topic=topics.AUCTION_OUTCOMES,
-        description="auction_outcomes -> PostgreSQL, dashboard snapshots",
+        description="auction_outcomes -> PostgreSQL, dashboard snapshots; auction_notices -> outcome status",
+        # The stored outcome's side of the post-auction loop; the auction role dead-letters poison.
+        streams=(StreamSpec("notices", topics.AUCTION_NOTICES, "outcomes.notices.notices_factory", dlq=False),),
     ),
     "handler": RoleSpec(
         factory="rtb.role.serve",
         output=topics.BID_REQUESTS,
-        description="POST /bid -> bid_requests; POST /openrtb2/bid -> decision, bid_requests + bid_responses",
+        description=(
+            "POST /bid -> bid_requests; POST /openrtb2/bid -> decision, bid_requests + bid_responses;"
+            " /notice/* -> auction_notices"
+        ),
         port_setting="HELIOS_HANDLER_PORT",
     ),
 }

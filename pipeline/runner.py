@@ -10,11 +10,12 @@ from typing import Any
 from arroyo.commit import CommitPolicy
 from arroyo.dlq import DlqPolicy
 from arroyo.processing import StreamProcessor
+from arroyo.processing.strategies.abstract import ProcessingStrategyFactory
 from arroyo.types import Topic
 from django.conf import settings
 
 from pipeline import readiness, topics
-from pipeline.roles import ROLES, RoleContext, consumer_group
+from pipeline.roles import ROLES, RoleContext, StreamSpec, consumer_group
 from pipeline.sideserver import role_side_server
 from pipeline.strategies import ReasonDlqProducer
 from pipeline.transports import KafkaTransport, Transport
@@ -23,24 +24,75 @@ logger = logging.getLogger(__name__)
 
 
 class BuiltRole:
-    """A consumer role ready to run: its stream processor plus what must be closed after it."""
+    """A consumer role ready to run: its stream processor plus what must be closed after it, and
+    the processors of its further input streams (`RoleSpec.streams`), run beside it in threads."""
 
-    def __init__(self, name: str, processor: StreamProcessor, closers: list[Callable[[], object]], ctx: RoleContext):
+    def __init__(
+        self,
+        name: str,
+        processor: StreamProcessor,
+        closers: list[Callable[[], object]],
+        ctx: RoleContext,
+        streams: list["BuiltRole"] | None = None,
+    ):
         self.name = name
         self.processor = processor
         self.closers = closers
         self.ctx = ctx
+        self.streams = streams or []
 
     def run(self) -> None:
-        """Blocks until `shutdown()`; then finishes in-flight work, commits it and closes producers."""
+        """Blocks until `shutdown()`; then finishes in-flight work, commits it and closes producers.
+        If one of the role's processors fails, the others are stopped and the error is raised."""
+        threads = [
+            threading.Thread(target=self._run_stream, args=(s,), name=f"{s.name}", daemon=True) for s in self.streams
+        ]
+        for thread in threads:
+            thread.start()
         try:
             self.processor.run()
         finally:
+            for stream in self.streams:
+                stream.shutdown()
+            for thread in threads:
+                thread.join()
             for close in self.closers:
                 close()
 
+    def _run_stream(self, stream: "BuiltRole") -> None:
+        try:
+            stream.run()
+        except BaseException:
+            logger.exception("stream %s failed; stopping the role", stream.name)
+            self.processor.signal_shutdown()
+            raise
+
     def shutdown(self) -> None:
+        for stream in self.streams:
+            stream.shutdown()
         self.processor.signal_shutdown()
+
+
+def _processor(
+    transport: Transport, group: str, topic: str, factory: ProcessingStrategyFactory[Any], *, dlq: bool
+) -> tuple[StreamProcessor, Callable[[], object] | None]:
+    input_topic = topics.resolved(topic)
+    dlq_producer = transport.producer(dlq=True) if dlq else None
+    processor = StreamProcessor(
+        consumer=transport.consumer(group),
+        topic=Topic(input_topic),
+        processor_factory=factory,
+        # Offsets are committed at most this often; a crash re-delivers at most this much work,
+        # which the idempotent sinks absorb.
+        commit_policy=CommitPolicy(
+            min_commit_frequency_sec=settings.HELIOS_COMMIT_INTERVAL_S, min_commit_messages=None
+        ),
+        join_timeout=settings.HELIOS_SHUTDOWN_TIMEOUT_S,
+        dlq_policy=(
+            DlqPolicy(ReasonDlqProducer(dlq_producer, Topic(topics.dlq(input_topic)))) if dlq_producer else None
+        ),
+    )
+    return processor, dlq_producer.close if dlq_producer else None
 
 
 def build_role(name: str, transport: Transport) -> BuiltRole:
@@ -55,22 +107,23 @@ def build_role(name: str, transport: Transport) -> BuiltRole:
         output_topic = Topic(topics.resolved(spec.output))
     ctx = RoleContext(role=name, producer=producer, output_topic=output_topic, closers=closers)
     factory = spec.load()(ctx)
-    input_topic = topics.resolved(spec.topic)
-    dlq_producer = transport.producer(dlq=True)
-    closers.append(dlq_producer.close)
-    processor = StreamProcessor(
-        consumer=transport.consumer(consumer_group(name)),
-        topic=Topic(input_topic),
-        processor_factory=factory,
-        # Offsets are committed at most this often; a crash re-delivers at most this much work,
-        # which the idempotent sinks absorb.
-        commit_policy=CommitPolicy(
-            min_commit_frequency_sec=settings.HELIOS_COMMIT_INTERVAL_S, min_commit_messages=None
-        ),
-        join_timeout=settings.HELIOS_SHUTDOWN_TIMEOUT_S,
-        dlq_policy=DlqPolicy(ReasonDlqProducer(dlq_producer, Topic(topics.dlq(input_topic)))),
-    )
-    return BuiltRole(name, processor, closers, ctx)
+    processor, close_dlq = _processor(transport, consumer_group(name), spec.topic, factory, dlq=True)
+    if close_dlq is not None:
+        closers.append(close_dlq)
+    streams = [_build_stream(name, stream, transport, ctx) for stream in spec.streams]
+    return BuiltRole(name, processor, closers, ctx, streams)
+
+
+def _build_stream(role: str, stream: StreamSpec, transport: Transport, parent: RoleContext) -> BuiltRole:
+    """A further input of `role`: its own consumer group; its readiness checks join the role's."""
+    closers: list[Callable[[], object]] = []
+    ctx = RoleContext(role=f"{role}-{stream.name}", producer=None, output_topic=None, closers=closers)
+    ctx.ready_checks = parent.ready_checks
+    factory = stream.load()(ctx)
+    processor, close_dlq = _processor(transport, consumer_group(ctx.role), stream.topic, factory, dlq=stream.dlq)
+    if close_dlq is not None:
+        closers.append(close_dlq)
+    return BuiltRole(ctx.role, processor, closers, ctx)
 
 
 def install_signal_handlers(stop: Callable[[], None]) -> None:

@@ -38,8 +38,10 @@ def _read(transport: LocalTransport, name: Topic) -> list[KafkaPayload]:
 
 
 def committed(transport: LocalTransport, role: str, partition: int = 0) -> int:
-    """The role's consumer group's committed offset on a partition of its input topic (0: none)."""
-    topic = ROLES[role].topic
+    """The role's consumer group's committed offset on a partition of its input topic (0: none).
+    `role` may name a further stream of a role too (`auction-notices`)."""
+    streams = {f"{name}-{s.name}": s.topic for name, spec in ROLES.items() for s in spec.streams}
+    topic = streams[role] if role in streams else ROLES[role].topic
     assert topic is not None, f"{role} is not a consumer role"
     offsets = transport.broker._committed.get(Partition(Topic(topics.resolved(topic)), partition), {})
     return offsets.get(consumer_group(role), 0)

@@ -19,7 +19,11 @@ BID_RESPONSES = "bid_responses"
 # Produced by the auction, consumed by the outcomes role (PostgreSQL sink + dashboard).
 AUCTION_OUTCOMES = "auction_outcomes"
 
-PIPELINE_TOPICS = (BID_REQUESTS, BID_RESPONSES, AUCTION_OUTCOMES)
+# Produced by the handler (`/notice/win|bill|loss`, SPEC §14), consumed by the auction role's
+# post-auction loop (the ledger) and by the outcomes role (the stored outcome's status).
+AUCTION_NOTICES = "auction_notices"
+
+PIPELINE_TOPICS = (BID_REQUESTS, BID_RESPONSES, AUCTION_OUTCOMES, AUCTION_NOTICES)
 
 
 def resolved(topic: str) -> str:

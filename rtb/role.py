@@ -22,6 +22,7 @@ from rtb.app import RtbApp
 from rtb.budget import BidBudget
 from rtb.config import RtbSettings, rtb_settings
 from rtb.lookup import CoalescingLookup
+from rtb.notices import notice_routes
 
 PATH = "/openrtb2/bid"
 
@@ -43,7 +44,13 @@ def rtb_routes(publisher: Publisher, config: RtbSettings | None = None) -> Itera
     budget = BidBudget(Ledger.from_settings(), ack_reserve_s=config.ack_reserve_ms / 1000)
     SHARED.acquire()
     try:
-        yield {PATH: RtbApp(publisher, lookup, campaigns, config, budget=budget)}
+        notices = notice_routes(
+            publisher,
+            secret=config.notices.secret,
+            ttl_s=settings.HELIOS_NOTICE_TTL_S,
+            ack_timeout_s=settings.HELIOS_INTAKE_DEADLINE_S,
+        )
+        yield {PATH: RtbApp(publisher, lookup, campaigns, config, budget=budget), **notices}
     finally:
         SHARED.release()
         lookup.close()

@@ -67,6 +67,7 @@ def call(
     *,
     content_type: str | None = "application/json",
     disconnect: bool = False,
+    query: str = "",
 ) -> AsgiResult:
     """Runs one HTTP request through the ASGI app; `body` may be a list of chunks (streamed)."""
     chunks = [body] if isinstance(body, bytes) else list(body)
@@ -81,7 +82,7 @@ def call(
         "scheme": "http",
         "path": path,
         "raw_path": path.encode(),
-        "query_string": b"",
+        "query_string": query.encode(),
         "headers": raw_headers,
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 8080),

@@ -32,6 +32,16 @@ LIST_FIELDS = {
     "currency",
     "enriched",
     "timestamp",
+    # SPEC §12, §14: what the campaign decision chose and, for RTB bids, what the notices made of them.
+    "source",
+    "campaign_id",
+    "creative_id",
+    "rtb_bid_id",
+    "price_cpm",
+    "status",
+    "clearing_cpm",
+    "loss_code",
+    "nbr",
 }
 DETAIL_FIELDS = {
     "id",
@@ -62,6 +72,10 @@ DETAIL_FIELDS = {
     "privacy",
     "latency_ms",
     "deadline_ms",
+    # SPEC §14's (migration 0006)
+    "status",
+    "clearing_cpm",
+    "loss_code",
 }
 FILTERED_ENDPOINTS = [
     "/api/outcomes/",
@@ -126,6 +140,15 @@ def test_list_envelope_items_and_default_order(api: APIClient, sample: None) -> 
         "currency": "USD",
         "enriched": True,
         "timestamp": "2026-11-26T12:00:01Z",
+        "source": "helios",
+        "campaign_id": None,
+        "creative_id": AuctionOutcome.objects.get(bid_id="b").creative_id,  # the factory's, by its sequence
+        "rtb_bid_id": None,
+        "price_cpm": 1.2,
+        "status": None,  # the auction of `POST /bid` is simulated: no notices
+        "clearing_cpm": None,
+        "loss_code": None,
+        "nbr": None,
     }
     nulls = body["results"][2]
     assert nulls["user_id"] is None and nulls["site_domain"] is None

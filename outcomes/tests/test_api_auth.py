@@ -105,9 +105,11 @@ def test_schema_is_openapi_3_with_every_operation(settings: Any) -> None:
         "/api/outcomes/{id}/",
         "/api/outcomes/stats/",
         "/api/outcomes/rtb-stats/",
+        "/api/outcomes/notice-stats/",
         "/api/outcomes/winners/",
         "/api/outcomes/daily-stats/",
         "/api/outcomes/daily_stats/",
+        "/api/campaigns/{id}/stats/",
         *(f"/api/{name}/{suffix}" for name in ("advertisers", "campaigns", "creatives") for suffix in ("", "{id}/")),
     }
     assert {"tokenAuth", "cookieAuth"} <= set(schema["components"]["securitySchemes"])

@@ -36,9 +36,11 @@ OPERATIONS = [
     "/api/outcomes/{id}/",
     "/api/outcomes/stats/",
     "/api/outcomes/rtb-stats/",
+    "/api/outcomes/notice-stats/",
     "/api/outcomes/winners/",
     "/api/outcomes/daily-stats/",
     "/api/outcomes/daily_stats/",
+    "/api/campaigns/{id}/stats/",
 ]
 # Fuzzed by campaigns/tests/test_schemathesis.py.
 FUZZED_ELSEWHERE = {

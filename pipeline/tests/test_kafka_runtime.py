@@ -99,11 +99,11 @@ def test_kafka_topics_is_idempotent(settings):
         for _ in range(2)
     ]
     try:
-        assert runs[0].stdout.count("(created)") == 6
+        assert runs[0].stdout.count("(created)") == 8  # 4 pipeline topics and their DLQs
         assert "(created)" not in runs[1].stdout
         metadata = admin_client().list_topics(timeout=10).topics
         names = topics.all_topics()
-        assert len(names) == 6
+        assert len(names) == 8
         assert {n: len(metadata[n].partitions) for n in names} == dict.fromkeys(names, 3)
         assert ensure_topics(partitions=3) == dict.fromkeys(names, (3, False))
     finally:

@@ -9,7 +9,17 @@ from typing import Any
 import msgspec
 
 from outcomes.rows import InvalidOutcome, outcome_row
-from pipeline.messages import AdCreative, AuctionOutcomeMessage, BidRequest, BidResponse, Imp, decode, encode, utc_now
+from pipeline.messages import (
+    AdCreative,
+    AuctionNotice,
+    AuctionOutcomeMessage,
+    BidRequest,
+    BidResponse,
+    Imp,
+    decode,
+    encode,
+    utc_now,
+)
 
 NOW = utc_now()
 VALID: dict[type[msgspec.Struct], msgspec.Struct] = {}
@@ -39,6 +49,10 @@ VALID[BidResponse] = BidResponse(
 VALID[AuctionOutcomeMessage] = AuctionOutcomeMessage(
     **msgspec.structs.asdict(VALID[BidResponse]), win_status=True, win_price=0.85, auction_timestamp=NOW
 )
+VALID[AuctionNotice] = AuctionNotice(
+    kind="bill", request_id="garbage-base", imp_id="1", bid_id="b-garbage", campaign_id=1, crid="cr-1",
+    price_micros=850_000, issued_at=1_700_000_000, clearing_micros=800_000, received_at=NOW,
+)  # fmt: skip
 
 # Times that parse but that no UTC timestamp column can hold once normalised (year 0 or 10000).
 OVERFLOWING_TIMES = ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00")

@@ -20,7 +20,7 @@ from confluent_kafka import Producer
 from intake.tests.helpers import high_watermarks
 from outcomes.models import AuctionOutcome
 from pipeline import topics
-from pipeline.messages import AuctionOutcomeMessage, BidRequest, BidResponse, encode
+from pipeline.messages import AuctionNotice, AuctionOutcomeMessage, BidRequest, BidResponse, encode
 from pipeline.transports import bootstrap_servers
 from tests.e2e.harness import Platform, expected_outcomes, make_bids, post_all, wait_for
 from tests.e2e.test_pipeline import assert_matches_rules, redis_url, stored
@@ -35,8 +35,15 @@ KINDS: dict[str, type[msgspec.Struct]] = {
     topics.BID_REQUESTS: BidRequest,
     topics.BID_RESPONSES: BidResponse,
     topics.AUCTION_OUTCOMES: AuctionOutcomeMessage,
+    topics.AUCTION_NOTICES: AuctionNotice,
 }
-CONSUMER = {topics.BID_REQUESTS: "bidder", topics.BID_RESPONSES: "auction", topics.AUCTION_OUTCOMES: "outcomes"}
+# auction_notices has two consumers; the auction role dead-letters, the outcomes role skips.
+CONSUMER = {
+    topics.BID_REQUESTS: "bidder",
+    topics.BID_RESPONSES: "auction",
+    topics.AUCTION_OUTCOMES: "outcomes",
+    topics.AUCTION_NOTICES: "auction",
+}
 
 
 @pytest.fixture
