@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import pytest
@@ -74,9 +75,14 @@ def start_handlers(platform: Platform, count: int) -> list[int]:
         platform.start_extra("handler", i)
     ports = list(platform.handler_ports.values())
     for port in ports:
-        warm = rtb_request(f"warm-{uuid.uuid4().hex[:6]}", imp=[{"id": "1", "banner": {"w": 300, "h": 250}}])
-        wait_for(lambda port=port, warm=warm: rtb_post(port, warm)[0] == 200, 60, "the handler to bid")
+        wait_for(partial(bids, port), 60, "the handler to bid for the campaign")
     return ports
+
+
+def bids(port: int) -> bool:
+    """The handler bids (a request with no floor and no user: the campaign's reservation expires unused)."""
+    warm = rtb_request(f"warm-{uuid.uuid4().hex[:6]}", imp=[{"id": "1", "banner": {"w": 300, "h": 250}}])
+    return rtb_post(port, warm)[0] == 200
 
 
 def money_platform(tmp_path: Any, topic_prefix: str, prefix: str) -> Platform:
