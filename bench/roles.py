@@ -1,6 +1,6 @@
-"""Per-role throughput: the bidder, the outcomes sink, and batched profile lookups.
+"""Per-role throughput: the bidder, the auction, the outcomes sink, and batched profile lookups.
 
-    .venv/bin/python bench/roles.py [--only bidder,outcomes,profiles] [--messages N] [--processes 1,2]
+    .venv/bin/python bench/roles.py [--only bidder,auction,outcomes,profiles] [--messages N] [--processes 1,2]
 
 - bidder: N bid_requests (simulate's shape: 1-3 impressions, 80 % seeded synthetic users, 10 %
   unknown, 10 % none) are written to fresh topics first; then `runprofiles` (Redis DB 12 seeded
@@ -8,6 +8,8 @@
   answered and the breaker never skips them), and the bench polls the bid_responses
   topic's end offsets until every impression has its response. Rate = requests consumed per
   second from the first response to the last (process start-up excluded; wall time reported too).
+- auction: N bid_responses (70 % bids, 30 % no-bids) pre-loaded, `runkafka auction` started;
+  messages/s from the first auction_outcome to the N-th (the output topic's end offsets).
 - outcomes: N auction_outcomes pre-loaded, `runkafka outcomes` started on the empty benchmark
   database; rows/s from the first stored row to the N-th (helios_outcomes_stored_total), then
   `count(*)` checks that exactly N rows exist.
@@ -15,7 +17,7 @@
   on Redis DB 12 seeded with SYNTHETIC users, back to back for a fixed time, from 1 and from 4
   client threads: ids/s, calls/s and call latency.
 
-With --processes 1,2 the bidder and outcomes benches also run with 2 processes of the role in
+With --processes 1,2 the bidder, auction and outcomes benches also run with 2 processes of the role in
 one consumer group (3 partitions). bench/results/roles.json.
 """
 
@@ -55,8 +57,9 @@ from common import (
 
 SYNTHETIC = 20_000 if QUICK else 100_000
 BATCH_IDS = 500
-TARGET_BIDDER_PER_S = 10_000
+TARGET_BIDDER_PER_S = 20_000
 TARGET_OUTCOMES_PER_S = 20_000
+TARGET_AUCTION_PER_S = 40_000
 POLL_S = 0.05
 PROFILE_S = 20
 LOOKUP_DEADLINE_S = 1.0
@@ -88,6 +91,41 @@ def bid_requests(count: int, seed: int = 11) -> Iterator[tuple[bytes, bytes, int
             imps=imps,
         )
         yield request_id.encode(), encode(message), len(imps)
+
+
+def bid_responses(count: int, seed: int = 17) -> Iterator[tuple[bytes, bytes]]:
+    """The bidder's output shape: 70 % bids (the house creative), 30 % no-bids below the floor."""
+    from pipeline.messages import AdCreative, BidResponse, encode, utc_now
+
+    rng = random.Random(seed)
+    now = utc_now()
+    creative = AdCreative(
+        creative_id="cr-sports-1",
+        title="Sports",
+        image_url="https://cdn/x.png",
+        landing_url="https://x",
+        bid_tier="premium",
+    )
+    for i in range(count):
+        bids = rng.random() < 0.7
+        request_id = f"bench-{seed}-{i}"
+        message = BidResponse(
+            bid_request_id=request_id,
+            imp_id="1",
+            user_id=f"synth-{rng.randint(1, 100_000):06d}",
+            received_at=now,
+            site_domain="news.com",
+            bid_price=round(rng.uniform(0.5, 2.0), 2) if bids else 0.0,
+            bid_floor=0.5,
+            timestamp=now,
+            enriched=True,
+            winning_interest="sports",
+            interest_score=0.9,
+            user_interests=["sports", "travel"],
+            no_bid_reason=None if bids else "below_floor",
+            ad_creative=creative if bids else None,
+        )
+        yield request_id.encode(), encode(message)
 
 
 def auction_outcomes(count: int, seed: int = 13) -> Iterator[tuple[bytes, bytes]]:
@@ -247,6 +285,41 @@ def bench_outcomes(messages: int, processes: int, database: str, profile: bool =
     }
 
 
+def bench_auction(messages: int, processes: int, profile: bool = False) -> dict[str, Any]:
+    prefix = new_prefix()
+    workdir = Path(tempfile.mkdtemp(prefix="helios-bench-auction-"))
+    create_topics(prefix)
+    roles = Roles(prefix, workdir)
+    try:
+        log(f"auction x{processes}: pre-loading {messages} bid_responses")
+        produce_all(f"{prefix}bid_responses", bid_responses(messages))
+        out_topic = f"{prefix}auction_outcomes"
+        started = time.monotonic()
+        roles.start("auction")
+        spy = py_spy(roles.pid("auction"), "auction", PROFILE_S) if profile else None
+        extra = [roles.start_extra("auction", i) for i in range(1, processes)]
+        meter = CpuMeter({"auction": [roles.pid("auction"), *[p.pid for p in extra]]})
+        meter.start()
+        timing = _timed_progress(lambda: topic_end_offsets(out_topic), messages)
+        cores = meter.stop()
+        if spy is not None:
+            spy.wait(PROFILE_S + 30)
+    finally:
+        roles.stop_all()
+        delete_topics(prefix)
+    span = timing["end_t"] - timing["first_t"]
+    rate = (timing["n"] - timing["first_n"]) / span
+    log(f"auction x{processes}: {rate:.0f} messages/s, cores {cores}")
+    return {
+        "processes": processes,
+        "messages": messages,
+        "messages_per_s": round(rate),
+        "wall_s_from_process_start": round(timing["end_t"] - started, 2),
+        "cpu_cores": cores,
+        "load_average": load_average(),
+    }
+
+
 def _lookup_worker(target: str, seed: int, stop_at: float, out: list[tuple[list[float], int]]) -> None:
     """Back-to-back batch_get calls of BATCH_IDS ids until `stop_at`; appends (latencies, found)."""
     from profiles.client import GrpcProfileLookup
@@ -320,7 +393,7 @@ def bench_profiles(seconds: float) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", default="bidder,outcomes,profiles")
+    parser.add_argument("--only", default="bidder,auction,outcomes,profiles")
     parser.add_argument("--messages", type=int, default=20_000 if QUICK else 200_000)
     parser.add_argument("--processes", default="1" if QUICK else "1,2")
     parser.add_argument("--seconds", type=float, default=3 if QUICK else 20, help="per profile-lookup run")
@@ -340,6 +413,12 @@ def main() -> None:
             bench_bidder(args.messages, 1, profile=True)
             result["profile_bidder"] = "bench/results/bidder.svg"
         flush_redis()
+    if "auction" in which:
+        result["auction"] = [bench_auction(args.messages, n) for n in counts]
+        if args.profile:
+            log(f"profiling the auction ({PROFILE_S} s, not a measured run)")
+            bench_auction(args.messages, 1, profile=True)
+            result["profile_auction"] = "bench/results/auction.svg"
     if "outcomes" in which:
         database = prepare_bench_database()
         result["outcomes"] = [bench_outcomes(args.messages, n, database) for n in counts]
@@ -347,17 +426,24 @@ def main() -> None:
             log(f"profiling the outcomes role ({PROFILE_S} s, not a measured run)")
             bench_outcomes(args.messages, 1, database, profile=True)
             result["profile_outcomes"] = "bench/results/outcomes.svg"
-    result["targets"] = {"bidder_messages_per_s": TARGET_BIDDER_PER_S, "outcomes_rows_per_s": TARGET_OUTCOMES_PER_S}
+    result["targets"] = {
+        "bidder_messages_per_s": TARGET_BIDDER_PER_S,
+        "auction_messages_per_s": TARGET_AUCTION_PER_S,
+        "outcomes_rows_per_s": TARGET_OUTCOMES_PER_S,
+    }
     single = {
-        name: next((r for r in result.get(name, []) if r["processes"] == 1), None) for name in ("bidder", "outcomes")
+        name: next((r for r in result.get(name, []) if r["processes"] == 1), None)
+        for name in ("bidder", "auction", "outcomes")
     }
     result["met"] = {
         "bidder": bool(single["bidder"] and single["bidder"]["messages_per_s"] >= TARGET_BIDDER_PER_S),
+        "auction": bool(single["auction"] and single["auction"]["messages_per_s"] >= TARGET_AUCTION_PER_S),
         "outcomes": bool(single["outcomes"] and single["outcomes"]["rows_per_s"] >= TARGET_OUTCOMES_PER_S),
     }
-    if which != {"bidder", "outcomes", "profiles"} and (RESULTS / "roles.json").exists():
+    sections = ("bidder", "auction", "outcomes", "profiles")
+    if which != set(sections) and (RESULTS / "roles.json").exists():
         previous = json.loads((RESULTS / "roles.json").read_text())
-        result = {**{k: v for k, v in previous.items() if k in ("bidder", "outcomes", "profiles")}, **result}
+        result = {**{k: v for k, v in previous.items() if k in sections}, **result}
         result["met"] = {**previous.get("met", {}), **{k: v for k, v in result["met"].items() if k in which}}
     write_result("roles", result)
 

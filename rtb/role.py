@@ -7,11 +7,12 @@ shared ledger (campaigns/ledger/, through rtb/budget.py)."""
 import contextlib
 import threading
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 
 from django.conf import settings
 
 from bidding.enrichment import make_breaker, make_lookup
-from campaigns.index import CampaignIndex
+from campaigns.index import CampaignIndex, build_index
 from campaigns.ledger import Ledger
 from campaigns.refresher import SHARED
 from intake import server
@@ -30,11 +31,13 @@ PATH = "/openrtb2/bid"
 @contextlib.contextmanager
 def rtb_routes(publisher: Publisher, config: RtbSettings | None = None) -> Iterator[Mapping[str, ASGIApp]]:
     config = config or rtb_settings()
-    fallback = config.bidder.house
+    # Until the first load (or while the database was never reachable) there is nothing to bid for:
+    # an exchange's money is spent only on campaigns read from the database, never on a built-in one.
+    nothing = build_index((), version=None, loaded_at=datetime.fromtimestamp(0, UTC))
 
     def campaigns() -> CampaignIndex:
         index = SHARED.index
-        return index if index is not None else fallback  # not loaded yet, or the database is down
+        return index if index is not None else nothing
 
     # The gRPC call gets the bidder's deadline: a request waits only its own (shorter) one, and a call
     # that merely outlived one request's wait must not count against the service in the breaker.

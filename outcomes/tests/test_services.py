@@ -310,3 +310,17 @@ def test_rollups_equal_brute_force(batches: list[list[Message]], redeliver: list
     keys = {(m.bid_request_id, m.imp_id) for batch in batches for m in batch}
     assert inserted == AuctionOutcome.objects.count() == len(keys)
     assert_stats_match_rows()
+
+
+def test_awkward_text_and_exact_money_are_stored_as_sent() -> None:
+    """Tabs, newlines, quotes, backslashes and non-ASCII in text and JSON columns, and 4-place
+    prices, come back from the database exactly as the message had them."""
+    awkward = 'tab\there\nnew "quoted" back\\slash \\N é 🎯'
+    message = outcome_message(
+        bid_request_id="awk-1", user_id=awkward, site_domain=awkward, bid_price=1.2345, user_interests=[awkward, "x"]
+    )
+    assert outcome_record_batch(rows=outcome_rows([message])) == 1
+    stored = AuctionOutcome.objects.get(bid_id="awk-1")
+    assert (stored.user_id, stored.site_domain, stored.user_interests) == (awkward, awkward, [awkward, "x"])
+    assert stored.bid_price == Decimal("1.2345")
+    assert stored.raw_data["user_id"] == awkward

@@ -20,11 +20,11 @@ def test_rtb_decisions_are_stored_once_with_their_fields_and_counted_by_the_api(
     campaign = create_campaign(staff)  # fixed CPM 4.0 on the test site
     platform.start_all()
 
-    def bids() -> bool:  # the handler loaded the campaign
-        status, _ = rtb_post(platform.handler_port, rtb_request("warm-up"))
-        return status == 200
+    def loaded() -> bool:  # the handler's campaign index holds the campaign (before: 204s)
+        return "helios_campaign_index_campaigns 1.0" in platform.metrics("handler")
 
-    wait_for(bids, 30, "the handler to bid for the campaign")
+    wait_for(loaded, 30, "the handler to load the campaign")
+    assert rtb_post(platform.handler_port, rtb_request("warm-up"))[0] == 200
     status, answer = rtb_post(platform.handler_port, rtb_request("rtb-bid", user={"id": "user-001"}))
     assert status == 200
     [bid] = answer["seatbid"][0]["bid"]
