@@ -38,6 +38,7 @@ HEADERS = {"Content-Type": "application/json", "x-openrtb-version": "2.6", "Acce
 @dataclass(frozen=True)
 class Config:
     url: str = "http://127.0.0.1:8080"  # the handler; requests go to <url>/openrtb2/bid
+    urls: tuple[str, ...] = ()  # several handlers: request i goes to urls[i % len(urls)] (url is then unused)
     rate: float = 50.0  # requests per second
     duration_s: float = 10.0
     auction: str = FIRST
@@ -100,7 +101,7 @@ class Exchange:
 
     async def _request(self, i: int, body: dict[str, Any]) -> None:
         try:
-            answer = await self._post(body)
+            answer = await self._post(self._target(i), body)
             if answer is not None:
                 self._auction(i, body, check(body, *answer))
         finally:
@@ -108,7 +109,12 @@ class Exchange:
                 self._bar.update(1)
                 self._postfix()
 
-    async def _post(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes] | None:
+    def _target(self, i: int) -> str:
+        """Request i's `/openrtb2/bid` URL: the handlers of `urls` in turn, else `url`."""
+        urls = self.config.urls or (self.config.url,)
+        return f"{urls[i % len(urls)].rstrip('/')}/openrtb2/bid"
+
+    async def _post(self, url: str, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes] | None:
         """The answer (status, headers, raw body) if it came within tmax and is a 200 or a 204."""
         assert self._session is not None
         stats, tmax_ms = self.stats, body.get("tmax") or DEFAULT_TMAX_MS
@@ -116,7 +122,6 @@ class Exchange:
         sent = time.perf_counter()
         try:
             async with asyncio.timeout(tmax_ms / 1000):
-                url = f"{self.config.url.rstrip('/')}/openrtb2/bid"
                 async with self._session.post(url, data=json.dumps(body).encode(), headers=HEADERS) as response:
                     raw = await response.read()
                     status, headers = response.status, dict(response.headers)

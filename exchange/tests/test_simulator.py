@@ -116,3 +116,33 @@ def test_answers_later_than_tmax_are_dropped_and_counted():
     assert summary["requests"] == summary["timeouts"] == 20
     assert summary["answered"] == summary["bids"] == 0 and notices == []
     assert json.loads(json.dumps(summary)) == summary  # --json writes it as is
+
+
+def test_requests_go_to_several_handlers_in_turn():
+    counts: list[int] = [0, 0]
+
+    async def main() -> dict[str, Any]:
+        runners, urls = [], []
+        for n in range(2):
+
+            async def openrtb(request: web.Request, n: int = n) -> web.Response:
+                counts[n] += 1
+                return web.Response(status=204, headers={"x-openrtb-version": "2.6"})
+
+            app = web.Application()
+            app.add_routes([web.post("/openrtb2/bid", openrtb)])
+            runner = web.AppRunner(app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            runners.append(runner)
+            urls.append(f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}")  # type: ignore[union-attr]
+        try:
+            return await Exchange(Config(**{**FAST.__dict__, "url": "http://127.0.0.1:9", "urls": tuple(urls)})).run()
+        finally:
+            for runner in runners:
+                await runner.cleanup()
+
+    summary = asyncio.run(main())
+    assert summary["requests"] == 100 and summary["no_bid_answers"] == 100 and summary["errors"] == {}
+    assert counts == [50, 50]

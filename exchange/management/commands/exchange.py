@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--auction", choices=KINDS, default=FIRST, help="first or second price (default first)")
         parser.add_argument("--competitors", type=int, default=3, help="synthetic bidders per impression (default 3)")
         parser.add_argument("--seed", type=int, default=1, help="seeds the requests and the competitors (default 1)")
-        parser.add_argument("--url", default="http://127.0.0.1:8080", help="the handler (default %(default)s)")
+        parser.add_argument("--url", action="append", default=None,
+                            help="the handler (default http://127.0.0.1:8080); repeat it for several handlers, "
+                                 "which then get the requests in turn")  # fmt: skip
         parser.add_argument("--bill-delay-ms", type=int, default=1000, help="win notice to billing notice (1000)")
         parser.add_argument("--bill-repeats", type=int, default=3, help="sends of each billing notice (default 3)")
         parser.add_argument("--bill-retry-ms", type=int, default=1000, help="between two sends of a bill (1000)")
@@ -58,7 +60,8 @@ def _config(options: dict[str, Any]) -> Config:
     except InvalidOperation as e:
         raise CommandError(f"--eur-usd {options['eur_usd']!r} is not a number") from e
     return Config(
-        url=options["url"],
+        url=(options["url"] or ["http://127.0.0.1:8080"])[0],
+        urls=tuple(options["url"] or ()),
         rate=options["rate"],
         duration_s=options["duration"],
         auction=options["auction"],
