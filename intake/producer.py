@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from django.conf import settings
 
 from intake import metrics
+from intake.kafka_logs import kafka_logger
 from pipeline import topics
 from pipeline.transports import producer_config
 
@@ -27,33 +28,6 @@ POLL_INTERVAL_S = 0.05  # poll() returns at once when a report is ready; this on
 HEALTH_INTERVAL_S = 1.0
 HEALTH_TIMEOUT_S = 1.0
 CLOSE_FLUSH_TIMEOUT_S = 10.0
-KAFKA_LOG_REPEAT_S = 30.0  # librdkafka repeats "connect failed" on every retry while a broker is down
-
-
-class RepeatFilter(logging.Filter):
-    """Lets one copy of each distinct message through per `window_s`: librdkafka's own logs (routed
-    here so they come out as JSON) would otherwise flood stdout during a broker outage."""
-
-    def __init__(self, window_s: float = KAFKA_LOG_REPEAT_S) -> None:
-        super().__init__()
-        self.window_s = window_s
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        now = time.monotonic()
-        text = record.getMessage()
-        with self._lock:
-            if now - self._last.get(text, -self.window_s) < self.window_s:
-                return False
-            if len(self._last) > 1000:  # bounded: forget everything once in a while
-                self._last.clear()
-            self._last[text] = now
-        return True
-
-
-kafka_logger = logging.getLogger("intake.kafka")
-kafka_logger.addFilter(RepeatFilter())
 
 
 class Unavailable(Exception):

@@ -3,15 +3,15 @@
 from django.urls import URLPattern, URLResolver, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from outcomes import apis
+from outcomes import apis, apis_rtb
 from outcomes.campaign_stats import CampaignStatsApi
 
 DOCS_ACCESS = [apis.PublicOrAuthenticated]
 urlpatterns: list[URLPattern | URLResolver] = [
     path("outcomes/", apis.OutcomeListApi.as_view(), name="api-outcomes"),
     path("outcomes/stats/", apis.OutcomeStatsApi.as_view(), name="api-outcomes-stats"),
-    path("outcomes/rtb-stats/", apis.OutcomeRtbStatsApi.as_view(), name="api-outcomes-rtb-stats"),
-    path("outcomes/notice-stats/", apis.OutcomeNoticeStatsApi.as_view(), name="api-outcomes-notice-stats"),
+    path("outcomes/rtb-stats/", apis_rtb.OutcomeRtbStatsApi.as_view(), name="api-outcomes-rtb-stats"),
+    path("outcomes/notice-stats/", apis_rtb.OutcomeNoticeStatsApi.as_view(), name="api-outcomes-notice-stats"),
     path("outcomes/winners/", apis.OutcomeWinnersApi.as_view(), name="api-outcomes-winners"),
     path("outcomes/daily-stats/", apis.OutcomeDailyStatsApi.as_view(), name="api-outcomes-daily-stats"),
     path("outcomes/daily_stats/", apis.OutcomeDailyStatsAliasApi.as_view(), name="api-outcomes-daily-stats-alias"),

@@ -6,7 +6,8 @@ import logging
 from prometheus_client import REGISTRY
 
 from conftest import free_port
-from intake.producer import IntakeProducer, RepeatFilter, Unavailable, _expire, _settle
+from intake.kafka_logs import RepeatFilter
+from intake.producer import IntakeProducer, Unavailable, _expire, _settle
 
 
 def late_acks() -> float:
