@@ -55,7 +55,9 @@ VERSION = (b"x-openrtb-version", b"2.6")
 NO_BID = Response(204, b"", JSON, (VERSION,))
 METHOD_NOT_ALLOWED = Response(405, b'{"error":"method_not_allowed"}', JSON, ((b"allow", b"POST"), VERSION))
 UNSUPPORTED = Response(415, b'{"error":"unsupported_media_type"}', JSON, (VERSION,))
-BAD_ENCODING = Response(400, b'{"error":"invalid_request","detail":[{"loc":"body","msg":"not gzip"}]}', JSON)
+BAD_ENCODING = Response(
+    400, b'{"error":"invalid_request","detail":[{"loc":"body","msg":"not gzip"}]}', JSON, (VERSION,)
+)
 
 
 class RtbApp:
