@@ -18,6 +18,7 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 import msgspec
 
@@ -72,8 +73,10 @@ class RtbApp:
         *,
         retry_after_s: int = 1,
         budget: BidBudget | None = None,
+        clock: Callable[[], datetime] = partial(datetime.now, UTC),
     ) -> None:
         self.publisher = publisher
+        self.clock = clock  # the wall clock campaigns' hours and dates are read on
         self.budget = budget  # None: every campaign has room (the decision's own seam)
         self.lookup = lookup
         self.campaigns = campaigns
@@ -116,7 +119,7 @@ class RtbApp:
             return body
         try:
             request = parse_rtb_request(
-                body, max_imps=self.config.max_imps, received_at=format_time(datetime.now(UTC)),
+                body, max_imps=self.config.max_imps, received_at=format_time(self.clock()),
                 vendor_id=self.config.vendor_id,
             )  # fmt: skip
         except InvalidRequest as exc:
@@ -132,7 +135,7 @@ class RtbApp:
             return NO_BID
         profile = await self._profile(request, deadline)
         decisions = decide_request(
-            self.campaigns(), request.placement, request.slots, profile=profile, now=datetime.now(UTC),
+            self.campaigns(), request.placement, request.slots, profile=profile, now=self.clock(),
             pricing=self.config.bidder.pricing,
         )  # fmt: skip
         bid_ids: list[str | None] = [secrets.token_hex(8) if d.bid is not None else None for d in decisions]

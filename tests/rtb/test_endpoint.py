@@ -6,6 +6,7 @@ the code under test)."""
 import gzip
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ def app() -> Any:
     config = RtbSettings(bidder=BidderSettings(rates={"EUR": 1.08}), notices=Notices("https://bid.example", b"k"),
                          vendor_id=TCF_VENDOR_ID, deadline_cap_ms=5000, default_tmax_ms=6000)  # fmt: skip
     lookup = CoalescingLookup(FakeLookup(u.profile for u in DEMO_USERS), CircuitBreaker(), call_timeout_s=1)
-    rtb = RtbApp(FakePublisher(), lookup, lambda: index, config)
+    noon = datetime.now(UTC).replace(hour=12)  # a demo campaign runs 06-24 UTC: the answers must not hang on the hour
+    rtb = RtbApp(FakePublisher(), lookup, lambda: index, config, clock=lambda: noon)
     return create_app(
         FakePublisher(), max_body_bytes=65536, max_imps=16, retry_after_s=1, routes={"/openrtb2/bid": rtb}
     )
