@@ -16,6 +16,11 @@ HELIOS_LOG_LEVEL = env.str("HELIOS_LOG_LEVEL", default="INFO")
 # Transform roles (bidder, auction) handle messages in batches of at most this many / this long.
 HELIOS_BATCH_SIZE = env.int("HELIOS_BATCH_SIZE", default=500)
 HELIOS_BATCH_TIME_S = env.float("HELIOS_BATCH_TIME_S", default=0.005)
+# A batch (every role's, outcomes' too) goes as soon as no further message is waiting; the sizes and
+# times are then upper bounds (pipeline/adaptive.py). false: a batch waits for its size or time.
+HELIOS_ADAPTIVE_BATCHES = env.bool("HELIOS_ADAPTIVE_BATCHES", default=True)
+# How long every producer (the handler's, the roles') lets messages gather before a request (librdkafka linger.ms).
+HELIOS_KAFKA_LINGER_MS = env.float("HELIOS_KAFKA_LINGER_MS", default=1.0)
 # Consumer roles commit offsets at most this often (a crash re-delivers at most this much work).
 HELIOS_COMMIT_INTERVAL_S = env.float("HELIOS_COMMIT_INTERVAL_S", default=0.2)
 # On SIGTERM a role waits at most this long for in-flight work before abandoning it uncommitted.

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from arroyo.backends.kafka import KafkaPayload
-from arroyo.processing.strategies import BatchStep, CommitOffsets
+from arroyo.processing.strategies import CommitOffsets
 from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
 from arroyo.types import Commit, Partition
 from django.conf import settings
@@ -26,6 +26,7 @@ from outcomes.metrics import BATCH_DURATION, WRITE_RETRIES
 from outcomes.rows import InvalidOutcome, OutcomeRow, outcome_row
 from outcomes.services import outcome_record_batch
 from pipeline import readiness, topics
+from pipeline.adaptive import AdaptiveBatchStep
 from pipeline.logs import log_requests
 from pipeline.messages import AuctionOutcomeMessage
 from pipeline.roles import RoleContext
@@ -58,7 +59,7 @@ class OutcomesStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
         chain = WriteBatches(
             process_outcome_batch, chain, retryable=(OperationalError, InterfaceError), on_retry=WRITE_RETRIES.inc
         )
-        chain = BatchStep(self.max_batch_size, self.max_batch_time_s, chain)
+        chain = AdaptiveBatchStep(self.max_batch_size, self.max_batch_time_s, chain)
         chain = KeepDroppedOffsetsInOrder(chain)
         chain = map_step(outcome_row, (InvalidOutcome,), chain)
         return decode_step(AuctionOutcomeMessage, topics.AUCTION_OUTCOMES, chain)

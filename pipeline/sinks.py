@@ -9,12 +9,13 @@ from typing import Any
 
 import msgspec
 from arroyo.backends.kafka import KafkaPayload
-from arroyo.processing.strategies import BatchStep, CommitOffsets, RunTask
+from arroyo.processing.strategies import CommitOffsets, RunTask
 from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
 from arroyo.types import FILTERED_PAYLOAD, Commit, Message, Partition
 from django.conf import settings
 from prometheus_client import Counter
 
+from pipeline.adaptive import AdaptiveBatchStep
 from pipeline.messages import decode
 from pipeline.strategies import KeepDroppedOffsetsInOrder, WriteBatches, decode_step
 
@@ -50,7 +51,7 @@ class SinkFactory(ProcessingStrategyFactory[KafkaPayload]):
     ) -> ProcessingStrategy[KafkaPayload]:
         chain: ProcessingStrategy[Any] = CommitOffsets(commit)
         chain = WriteBatches(self.write, chain, retryable=self.retryable)
-        chain = BatchStep(self.max_batch_size, self.max_batch_time_s, chain)
+        chain = AdaptiveBatchStep(self.max_batch_size, self.max_batch_time_s, chain)
         chain = KeepDroppedOffsetsInOrder(chain)
         if self.dead_letter:
             return decode_step(self.kind, self.topic, chain)

@@ -21,7 +21,6 @@ from arroyo.backends.abstract import Producer, ProducerFuture
 from arroyo.backends.kafka import KafkaPayload
 from arroyo.dlq import InvalidMessage, KafkaDlqProducer
 from arroyo.processing.strategies import (
-    BatchStep,
     CommitOffsets,
     MessageRejected,
     Produce,
@@ -34,6 +33,7 @@ from arroyo.types import BrokerValue, Commit, FilteredPayload, Message, Partitio
 from django.conf import settings
 from prometheus_client import Counter
 
+from pipeline.adaptive import AdaptiveBatchStep
 from pipeline.messages import decode, encode
 
 logger = logging.getLogger(__name__)
@@ -277,6 +277,6 @@ class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):
         chain: ProcessingStrategy[Any] = CommitOffsets(commit)
         chain = Produce(self.producer, self.output_topic, chain)
         chain = Unfold(self._run_batch, chain)
-        chain = BatchStep(self.max_batch_size, self.max_batch_time_s, chain)
+        chain = AdaptiveBatchStep(self.max_batch_size, self.max_batch_time_s, chain)
         chain = KeepDroppedOffsetsInOrder(chain)
         return decode_step(self.kind, self.input_topic, chain)

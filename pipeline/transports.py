@@ -31,9 +31,11 @@ from django.conf import settings
 from prometheus_client import Gauge
 
 from pipeline import topics
+from pipeline.adaptive import batching
 
 # The stream processor polls with a 1 s timeout; when a batch is waiting for its time limit that
-# second would become latency, so polls are capped to this.
+# second would become latency, so polls are capped to this. While a batch is open and messages
+# keep coming, a poll does not wait at all (pipeline/adaptive.py).
 MAX_POLL_S = 0.005
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -89,7 +91,10 @@ class Transport(Protocol):
 
 class _ShortPollKafkaConsumer(KafkaConsumer):
     def poll(self, timeout: float | None = None) -> BrokerValue[KafkaPayload] | None:
-        return super().poll(MAX_POLL_S if timeout is None else min(timeout, MAX_POLL_S))
+        state = batching()
+        message = super().poll(state.poll_timeout(MAX_POLL_S if timeout is None else min(timeout, MAX_POLL_S)))
+        state.polled(message is not None)
+        return message
 
 
 def bootstrap_servers() -> list[str]:
@@ -104,7 +109,8 @@ def client_config(**overrides: Any) -> dict[str, Any]:
 
 def producer_config(**overrides: Any) -> dict[str, Any]:
     """Plain confluent-kafka producer settings (also used by the intake's own producer)."""
-    return build_kafka_configuration(PRODUCER_DEFAULTS, None, client_config(**overrides))
+    defaults = {**PRODUCER_DEFAULTS, "linger.ms": settings.HELIOS_KAFKA_LINGER_MS}
+    return build_kafka_configuration(defaults, None, client_config(**overrides))
 
 
 class KafkaTransport:
@@ -249,8 +255,12 @@ class _IdleWaitLocalConsumer(LocalConsumer[KafkaPayload]):
 
     def poll(self, timeout: float | None = None) -> BrokerValue[KafkaPayload] | None:
         message = super().poll(timeout)
+        state = batching()
         if message is None:
-            time.sleep(MAX_POLL_S if timeout is None else min(timeout, MAX_POLL_S))
+            wait = state.poll_timeout(MAX_POLL_S if timeout is None else min(timeout, MAX_POLL_S))
+            if wait:
+                time.sleep(wait)
+        state.polled(message is not None)
         return message
 
 
