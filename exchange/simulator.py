@@ -203,10 +203,11 @@ class Exchange:
             if n:
                 await asyncio.sleep(c.bill_retry_ms / 1000)
             values = {**values, "AUCTION_IMP_TS": int(time.time() * 1000)}
-            delivered |= (await self._notice("bill", burl, values)).startswith("2")
-        if delivered:
-            self.stats.billed += 1
-            self.stats.billed_spend += price / 1000
+            answer = await self._notice("bill", burl, values)
+            if answer.startswith("2") and not delivered:  # billed from its first delivered bill on
+                delivered = True
+                self.stats.billed += 1
+                self.stats.billed_spend += price / 1000
 
     async def _notice(self, kind: str, template: Any, values: dict[str, Value]) -> str:
         """Calls one notice URL (GET, as exchanges do), again while it is not delivered; counts every
