@@ -18,7 +18,6 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
 
 import msgspec
 
@@ -73,7 +72,7 @@ class RtbApp:
         *,
         retry_after_s: int = 1,
         budget: BidBudget | None = None,
-        clock: Callable[[], datetime] = partial(datetime.now, UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.publisher = publisher
         self.clock = clock  # the wall clock campaigns' hours and dates are read on
