@@ -226,4 +226,4 @@ def _message(ortb: OrtbRequest, received_at: str, privacy: Privacy, slots: tuple
 
 def _imp(imp: OrtbImp, slot: Slot) -> Imp:
     w, h = slot.sizes[0] if slot.sizes else (imp.video.w, imp.video.h) if imp.video is not None else (None, None)
-    return Imp(imp_id=imp.id, bidfloor=slot.bidfloor, bidfloorcur=imp.bidfloorcur, media=imp.media, w=w, h=h)
+    return Imp(imp_id=imp.id, bidfloor=slot.bidfloor, bidfloorcur=slot.bidfloorcur, media=slot.media, w=w, h=h)
