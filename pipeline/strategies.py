@@ -6,7 +6,7 @@ each step finished with its message: for transform roles after the broker acknow
 `InvalidMessage` before any batching, which the stream processor routes to the topic's DLQ.
 
 Transform roles use `TransformFactory` (decode -> batch -> transform -> produce -> commit); sinks
-chain `decode_step`, `map_step` (message -> row, DLQ for the unstorable), `BatchStep` and
+chain `decode_step`, `map_step` (message -> row, DLQ for the unstorable), `AdaptiveBatchStep` and
 `WriteBatches` (write with retries) before `CommitOffsets`.
 """
 
@@ -148,7 +148,7 @@ class KeepDroppedOffsetsInOrder(ProcessingStrategy[Any]):
 
 
 class WriteBatches(ProcessingStrategy[Any]):
-    """Writes each batch (the step after `BatchStep`), then passes its offsets on; on a `retryable`
+    """Writes each batch (the step after `AdaptiveBatchStep`), then passes its offsets on; on a `retryable`
     error keeps the batch and retries it with back-off. `None` entries (DLQ'd offsets, see
     `KeepDroppedOffsetsInOrder`) are not written, only committed with their batch.
 
