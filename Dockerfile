@@ -11,12 +11,13 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /build
-COPY requirements.txt .
-# Every pin ships binary wheels for CPython 3.11 on manylinux amd64 and arm64, so the builder needs
-# no compiler; a pin without one makes this step fail loudly rather than build from source.
-RUN pip wheel --wheel-dir /wheels --only-binary=:all: -r requirements.txt \
+COPY requirements-runtime.lock .
+# requirements-runtime.lock: requirements.txt with every transitive package, pinned with hashes (`make
+# lock`). Every pin ships binary wheels for CPython 3.11 on manylinux amd64 and arm64, so the builder
+# needs no compiler; a pin without one makes this step fail loudly rather than build from source.
+RUN pip wheel --wheel-dir /wheels --only-binary=:all: --require-hashes -r requirements-runtime.lock \
  && python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-index --find-links /wheels -r requirements.txt
+ && /opt/venv/bin/pip install --no-index --find-links /wheels --require-hashes -r requirements-runtime.lock
 
 # ---- runtime: slim Python, the virtualenv, the code; no build tools, no wheels ---------------------
 FROM ${PYTHON_IMAGE} AS runtime

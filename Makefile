@@ -49,10 +49,13 @@ $(VENV)/.installed: requirements.lock
 	touch $@
 
 # Regenerate requirements.lock after editing requirements*.txt (pins already in the lock are kept;
-# `make lock LOCK_ARGS=--upgrade` moves every transitive package to its newest allowed version).
+# `make lock LOCK_ARGS=--upgrade` moves every transitive package to its newest allowed version), and
+# requirements-runtime.lock (the image's: requirements.txt only, at the same versions).
 lock: venv
 	$(VENV)/bin/uv pip compile requirements-dev.txt --generate-hashes --universal --python-version 3.11 \
 		--custom-compile-command "make lock" --quiet $(LOCK_ARGS) -o requirements.lock
+	$(VENV)/bin/uv pip compile requirements.txt --generate-hashes --universal --python-version 3.11 \
+		--custom-compile-command "make lock" --quiet -c requirements.lock -o requirements-runtime.lock
 
 services-up: venv
 	HELIOS_PYTHON=$(PY) bash $(SERVICES) up

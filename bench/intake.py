@@ -1,8 +1,9 @@
 """Intake benchmark: wrk against `manage.py runkafka handler` and the Go anchor, on the real broker.
 
-    .venv/bin/python bench/intake.py [--connections 64] [--seconds 30] [--rounds 2] [--no-anchor] [--profile]
+    .venv/bin/python bench/intake.py [--connections 64] [--seconds 30] [--rounds 2] [--workers 2] [--no-anchor] [--profile]
 
-Starts Helios's handler and the Go anchor (bench/anchors/, built here with the machine's Go; see
+Starts Helios's handler (--workers processes on one port, as HELIOS_HANDLER_WORKERS runs it on a
+machine with that many cores; Go's runtime likewise uses every core) and the Go anchor (bench/anchors/, built here with the machine's Go; see
 bench/anchor.py) on the same fresh topic, then runs `wrk -t2 -c64 -d30s --latency` with
 bench/intake_bid.lua (valid simple-form bids, a unique request_id each) against them in turn,
 alternated (helios, go, helios, go for 2 rounds), each run after a 2 s warm-up of its own, so both
@@ -61,7 +62,7 @@ def ratio(helios: dict[str, Any], go: dict[str, Any] | None) -> dict[str, Any] |
 def run_all(args: argparse.Namespace, prefix: str, workdir: Path) -> tuple[list[dict[str, Any]], str | None]:
     """Starts both handlers, alternates the measured runs, profiles if asked; stops what it started."""
     topic = f"{prefix}bid_requests"
-    roles = Roles(prefix, workdir)
+    roles = Roles(prefix, workdir, HELIOS_HANDLER_WORKERS=str(args.workers))
     go = anchor.Anchor(topic, workdir)
     runs: list[dict[str, Any]] = []
     profiled = None
@@ -94,6 +95,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=5 if QUICK else 30, help="per measured run")
     parser.add_argument("--rounds", type=int, default=2, help="measured runs per side, alternated")
+    parser.add_argument(
+        "--workers", type=int, default=2,
+        help="Helios handler processes sharing the port (HELIOS_HANDLER_WORKERS); the Go anchor uses every core too",
+    )  # fmt: skip
     parser.add_argument("--no-anchor", dest="anchor", action="store_false", help="Helios's handler only")
     parser.add_argument("--profile", action="store_true", help=f"also profile a {PROFILE_S} s run with py-spy")
     args = parser.parse_args()
@@ -119,7 +124,8 @@ def main() -> None:
             "command": f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s --latency "
             "-s bench/intake_bid.lua <handler>/bid",
             "setup": {
-                "server": "manage.py runkafka handler (uvicorn, httptools, uvloop), 1 process",
+                "server": "manage.py runkafka handler (uvicorn, httptools, uvloop), "
+                f"{args.workers} process{'es' if args.workers > 1 else ''} on one port",
                 "anchor": anchor.DESCRIPTION if args.anchor else None,
                 "connections": args.connections,
                 "wrk_threads": args.threads,

@@ -22,7 +22,7 @@ import msgspec
 
 from bidding.pricing import DEFAULT_TIERS, PriceTier, Tiers, best_interest
 from campaigns.index import CampaignIndex, CampaignSpec, CreativeSpec, domain_suffixes
-from pipeline.messages import DEFAULT_CURRENCY, NoBidReason
+from pipeline.messages import DEFAULT_CURRENCY, Media, NoBidReason
 from profiles.types import Interest, Profile
 
 MICROS = 1_000_000
@@ -86,7 +86,7 @@ class Slot(msgspec.Struct, frozen=True):
     imp_id: str
     bidfloor: float = 0.0
     bidfloorcur: str = DEFAULT_CURRENCY
-    media: str | None = None
+    media: Media | None = None
     sizes: tuple[tuple[int, int], ...] = ()  # wxh, then each `format`; empty: any size
     private_auction: bool = False  # only bids on one of its deals are allowed
 

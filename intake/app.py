@@ -42,17 +42,28 @@ class Response(NamedTuple):
     headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
-def _error(status: int, error: str, *headers: tuple[bytes, bytes]) -> Response:
-    return Response(status, _json.encode({"error": error}), JSON, headers)
+def error_response(status: int, error: str, *headers: tuple[bytes, bytes], **fields: Any) -> Response:
+    """A JSON error answer, `{"error": <code>, **fields}` (SPEC §2's error shape)."""
+    return Response(status, _json.encode({"error": error, **fields}), JSON, headers)
 
 
-NOT_FOUND = _error(404, "not_found")
-BID_METHOD_NOT_ALLOWED = _error(405, "method_not_allowed", (b"allow", b"POST"))
-HEALTH_METHOD_NOT_ALLOWED = _error(405, "method_not_allowed", (b"allow", b"GET, HEAD"))
-UNSUPPORTED_MEDIA_TYPE = _error(415, "unsupported_media_type")
+def invalid_response(exc: InvalidRequest, *headers: tuple[bytes, bytes]) -> Response:
+    """The 400 for a body that is not an acceptable request, with the reasons and where."""
+    return error_response(400, "invalid_request", *headers, detail=exc.detail)
+
+
+def too_large_response(max_bytes: int, *headers: tuple[bytes, bytes]) -> Response:
+    """The 413 for a body past the limit; the connection closes (the rest of the body is not read)."""
+    return error_response(413, "payload_too_large", (b"connection", b"close"), *headers, max_bytes=max_bytes)
+
+
+NOT_FOUND = error_response(404, "not_found")
+BID_METHOD_NOT_ALLOWED = error_response(405, "method_not_allowed", (b"allow", b"POST"))
+HEALTH_METHOD_NOT_ALLOWED = error_response(405, "method_not_allowed", (b"allow", b"GET, HEAD"))
+UNSUPPORTED_MEDIA_TYPE = error_response(415, "unsupported_media_type")
 HEALTH_OK = Response(200, b"ok", TEXT)
 HEALTH_DOWN = Response(503, b"unavailable", TEXT)
-INTERNAL_ERROR = _error(500, "internal_error")
+INTERNAL_ERROR = error_response(500, "internal_error")
 
 
 class Disconnected(Exception):
@@ -109,13 +120,8 @@ class IntakeApp:
         self.routes = dict(routes or {})
         self.max_body_bytes = max_body_bytes
         self.max_imps = max_imps
-        self.unavailable = _error(503, "unavailable", (b"retry-after", str(retry_after_s).encode()))
-        self.too_large = Response(
-            413,
-            _json.encode({"error": "payload_too_large", "max_bytes": max_body_bytes}),
-            JSON,
-            ((b"connection", b"close"),),  # the rest of the body is not read
-        )
+        self.unavailable = error_response(503, "unavailable", (b"retry-after", str(retry_after_s).encode()))
+        self.too_large = too_large_response(max_body_bytes)
         self._failures = _Throttle(FAILURE_LOG_INTERVAL_S)
         self._counted = {code: metrics.BID_REQUESTS.labels(str(code)) for code in (202, 400, 405, 413, 415, 500, 503)}
         self._timed = {path: metrics.REQUEST_DURATION.labels(path) for path in metrics.ENDPOINTS}
@@ -181,7 +187,7 @@ class IntakeApp:
             request = parse_bid_request(body, max_imps=self.max_imps)
         except InvalidRequest as exc:
             logger.debug("invalid bid request: %s", exc)
-            return Response(400, _json.encode({"error": "invalid_request", "detail": exc.detail}))
+            return invalid_response(exc)
         try:
             if not self.publisher.reachable():
                 raise Unavailable("unreachable")
@@ -244,7 +250,9 @@ def overloaded_app(retry_after_s: int) -> ASGIApp:
     """What the handler's server answers with instead of the intake app past its connection limit
     (uvicorn's `limit_concurrency`): the intake's 503 with Retry-After, counted, and the connection
     closed (the request is not read)."""
-    response = _error(503, "overloaded", (b"retry-after", str(retry_after_s).encode()), (b"connection", b"close"))
+    response = error_response(
+        503, "overloaded", (b"retry-after", str(retry_after_s).encode()), (b"connection", b"close")
+    )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("path") == "/bid":

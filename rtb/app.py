@@ -18,9 +18,6 @@ import time
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import partial
-
-import msgspec
 
 from bidding.decision import Decision, decide_request
 from campaigns.index import CampaignIndex
@@ -31,9 +28,12 @@ from intake.app import (
     Response,
     Scope,
     Send,
+    error_response,
+    invalid_response,
     is_json_media_type,
     read_body,
     send_response,
+    too_large_response,
     too_long,
 )
 from intake.producer import Publisher, Unavailable
@@ -54,11 +54,10 @@ logger = logging.getLogger(__name__)
 
 VERSION = (b"x-openrtb-version", b"2.6")
 NO_BID = Response(204, b"", JSON, (VERSION,))
-METHOD_NOT_ALLOWED = Response(405, b'{"error":"method_not_allowed"}', JSON, ((b"allow", b"POST"), VERSION))
-UNSUPPORTED = Response(415, b'{"error":"unsupported_media_type"}', JSON, (VERSION,))
-BAD_ENCODING = Response(
-    400, b'{"error":"invalid_request","detail":[{"loc":"body","msg":"not gzip"}]}', JSON, (VERSION,)
-)
+METHOD_NOT_ALLOWED = error_response(405, "method_not_allowed", (b"allow", b"POST"), VERSION)
+UNSUPPORTED = error_response(415, "unsupported_media_type", VERSION)
+BAD_ENCODING = invalid_response(InvalidRequest([{"loc": "body", "msg": "not gzip"}]), VERSION)
+INTERNAL_ERROR = error_response(500, "internal_error", VERSION)
 
 
 class RtbApp:
@@ -73,7 +72,7 @@ class RtbApp:
         *,
         retry_after_s: int = 1,
         budget: BidBudget | None = None,
-        clock: Callable[[], datetime] = partial(datetime.now, UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.publisher = publisher
         self.clock = clock  # the wall clock campaigns' hours and dates are read on
@@ -84,11 +83,8 @@ class RtbApp:
         self.requests_topic = topics.resolved(topics.BID_REQUESTS)
         self.responses_topic = topics.resolved(topics.BID_RESPONSES)
         retry = (b"retry-after", str(retry_after_s).encode())
-        self.unavailable = Response(503, b'{"error":"unavailable"}', JSON, (retry, VERSION))
-        limit = config.max_body_bytes
-        self.too_large = Response(
-            413, b'{"error":"payload_too_large","max_bytes":%d}' % limit, JSON, ((b"connection", b"close"), VERSION)
-        )
+        self.unavailable = error_response(503, "unavailable", retry, VERSION)
+        self.too_large = too_large_response(config.max_body_bytes, VERSION)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -99,7 +95,7 @@ class RtbApp:
             return
         except Exception:
             logger.exception("POST /openrtb2/bid failed unexpectedly")
-            response = Response(500, b'{"error":"internal_error"}', JSON, (VERSION,))
+            response = INTERNAL_ERROR
         if response.status == 200 and _accepts_gzip(scope):
             response = response._replace(
                 body=_gzip(response.body), headers=(*response.headers, (b"content-encoding", b"gzip"))
@@ -123,7 +119,7 @@ class RtbApp:
                 vendor_id=self.config.vendor_id,
             )  # fmt: skip
         except InvalidRequest as exc:
-            return Response(400, _error_body(exc), JSON, (VERSION,))
+            return invalid_response(exc, VERSION)
         deadline_s = self.config.deadline_s(request.ortb.tmax)
         scope["helios.deadline_s"] = deadline_s
         deadline = started + deadline_s
@@ -264,7 +260,3 @@ def _accepts_gzip(scope: Scope) -> bool:
 def _gzip(body: bytes) -> bytes:
     compressor = zlib.compressobj(1, zlib.DEFLATED, 31)
     return compressor.compress(body) + compressor.flush()
-
-
-def _error_body(exc: InvalidRequest) -> bytes:
-    return msgspec.json.encode({"error": "invalid_request", "detail": exc.detail})

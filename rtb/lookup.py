@@ -40,7 +40,6 @@ class CoalescingLookup:
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, Profile | None]] = {}
         self._waiting: dict[str, list[Waiter]] = {}
-        self._running = False
         self._drainer: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rtb-profiles")
 
@@ -55,8 +54,7 @@ class CoalescingLookup:
         loop = asyncio.get_running_loop()
         future: Waiter = loop.create_future()
         self._waiting.setdefault(user_id, []).append(future)
-        if not self._running:
-            self._running = True
+        if self._drainer is None or self._drainer.done():  # no batch in flight: this one starts it
             self._drainer = loop.create_task(self._drain())
         timer = loop.call_later(wait_s, _give_up, future)
         try:
@@ -66,17 +64,14 @@ class CoalescingLookup:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            while self._waiting:
-                waiting, self._waiting = self._waiting, {}
-                try:
-                    found, failure = await loop.run_in_executor(self._pool, self._call, list(waiting))
-                except Exception:  # lookup_profiles never raises; be safe
-                    logger.exception("profile lookup failed unexpectedly")
-                    found, failure = {}, "error"
-                self._answer(waiting, found, failure)
-        finally:
-            self._running = False
+        while self._waiting:
+            waiting, self._waiting = self._waiting, {}
+            try:
+                found, failure = await loop.run_in_executor(self._pool, self._call, list(waiting))
+            except Exception:  # lookup_profiles never raises; be safe
+                logger.exception("profile lookup failed unexpectedly")
+                found, failure = {}, "error"
+            self._answer(waiting, found, failure)
 
     def _answer(self, waiting: dict[str, list[Waiter]], found: dict[str, Profile], failure: str | None) -> None:
         if failure is None:

@@ -12,23 +12,11 @@ import msgspec
 
 from bidding.decision import Placement, Slot
 from campaigns.privacy import Privacy, PrivacyState, privacy_of
-from intake.validation import (
-    MAX_FORMATS,
-    Currency,
-    Domain,
-    Floor,
-    Id,
-    Ip,
-    Pixels,
-    Url,
-    UserAgent,
-    check_imps,
-    decode_strict,
-)
+from intake.fields import MAX_FORMATS, MAX_TMAX_MS, Currency, Domain, Floor, Id, Ip, Pixels, Url, UserAgent
+from intake.validation import check_imps, decode_strict
 from pipeline.messages import DEFAULT_CURRENCY, MONEY_PLACES, BidRequest, Imp, Media, money_ceil, request_digest
 
 MAX_LIST = 512  # entries of bcat/badv/bapp/cur
-MAX_TMAX_MS = 600_000
 OPEN = Privacy(state=PrivacyState.OPEN)
 MTYPE: dict[str, int] = {"banner": 1, "video": 2, "audio": 3, "native": 4}  # OpenRTB 2.6 bid.mtype
 
@@ -238,4 +226,4 @@ def _message(ortb: OrtbRequest, received_at: str, privacy: Privacy, slots: tuple
 
 def _imp(imp: OrtbImp, slot: Slot) -> Imp:
     w, h = slot.sizes[0] if slot.sizes else (imp.video.w, imp.video.h) if imp.video is not None else (None, None)
-    return Imp(imp_id=imp.id, bidfloor=slot.bidfloor, bidfloorcur=imp.bidfloorcur, media=imp.media, w=w, h=h)
+    return Imp(imp_id=imp.id, bidfloor=slot.bidfloor, bidfloorcur=slot.bidfloorcur, media=slot.media, w=w, h=h)

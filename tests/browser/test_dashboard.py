@@ -272,6 +272,10 @@ def test_dashboard_follows_the_live_pipeline_in_a_real_browser(platform, web, pa
     expect(campaigns.nth(0)).to_contain_text("Acme spring sale")
     expect(campaigns.nth(0)).to_contain_text("3")
     expect(campaigns.nth(1)).to_contain_text("house (built-in)")
+    # The newest rows are those decisions: the bids wait for the exchange's notices, not "Lost".
+    expect(page.locator("#outcomes tbody .badge.pending")).to_have_count(4, timeout=UPDATE_TIMEOUT_MS)
+    expect(page.locator("#outcomes tbody .badge.no_bid")).to_have_count(2)
+    expect(page.locator("#outcomes tbody .badge.pending").first).to_have_text("Pending")
     page.screenshot(path=str(artifacts_dir / "dashboard.png"), full_page=True)
     assert errors == [], f"console errors: {errors}"
 

@@ -133,7 +133,7 @@ def test_dockerfile_is_multi_stage_and_non_root() -> None:
     assert len(stages) >= 2, "builder + runtime"
     builder, runtime = stages[0], stages[-1]
     assert re.search(r"\bAS builder\b", builder[0], re.IGNORECASE)
-    assert any("pip wheel" in line and "requirements.txt" in line for line in builder[1])
+    assert any("pip wheel" in line and "--require-hashes -r requirements-runtime.lock" in line for line in builder[1])
     base = runtime[0].split()[1]
     base = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), base)
     assert base.startswith("python:3.11-slim"), base

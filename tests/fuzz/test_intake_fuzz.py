@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from intake.app import create_app
+from intake.fields import MAX_DOMAIN_CHARS
 from intake.tests.helpers import FakePublisher
-from intake.validation import MAX_DOMAIN_CHARS
 from pipeline.messages import MAX_ID_CHARS, BidRequest, decode, parse_time
 
 MAX_BODY_BYTES = 4096

@@ -505,6 +505,15 @@
       return td;
     }
 
+    // An RTB bid's status comes from the exchange's notices (SPEC §14); a `POST /bid` outcome has
+    // none: its simulated auction won or lost it.
+    const STATE_LABELS = {
+      won: "Won", lost: "Lost", pending: "Pending", billed: "Billed", expired: "Expired", no_bid: "No bid",
+    };
+    function outcomeState(o) {
+      return o.status || (o.win_status ? "won" : "lost");
+    }
+
     function render(data) {
       const results = data ? data.results : [];
       // Rows that arrived since the last refresh flash once; when most of the page is new (a high
@@ -520,8 +529,9 @@
         time.title = when.toISOString();
         const result = document.createElement("td");
         const badge = document.createElement("span");
-        badge.className = `badge ${o.win_status ? "won" : "lost"}`;
-        badge.textContent = o.win_status ? "Won" : "Lost";
+        const state = outcomeState(o);
+        badge.className = `badge ${state}`;
+        badge.textContent = STATE_LABELS[state] || state;
         result.append(badge);
         tr.append(
           time,
