@@ -22,7 +22,7 @@ import redis
 from django.conf import settings
 from prometheus_client import Counter
 
-from pipeline import readiness, topics
+from pipeline import topics
 from pipeline.loading import import_path
 from pipeline.messages import AuctionNotice
 from pipeline.roles import RoleContext
@@ -39,7 +39,8 @@ APPLIED = Counter(
 
 class NoticeLedger(Protocol):
     """What the loop needs of the ledger. `claims`: an AuctionNotice (it carries the token's claims).
-    Both raise (redis.RedisError, OSError, TimeoutError) when the ledger cannot be reached."""
+    Both raise (redis.RedisError, OSError, TimeoutError) when the ledger cannot be reached. A ledger
+    with a synchronous `ready()` (campaigns/ledger/store.py's) also gets the role's `/readyz` check."""
 
     async def settle(self, claims: Any, *, clearing_micros: int, now: float) -> str: ...
 
@@ -101,7 +102,11 @@ class LedgerWriter:
 
 
 def notices_factory(ctx: RoleContext) -> SinkFactory:
-    writer = LedgerWriter(make_ledger())
+    ledger = make_ledger()
+    writer = LedgerWriter(ledger)
     ctx.closers.append(writer.close)
-    ctx.ready_checks.setdefault("redis", readiness.redis)
+    # `/readyz` follows the ledger's own Redis (HELIOS_LEDGER_REDIS_URL may name one apart from REDIS_URL).
+    ready = getattr(ledger, "ready", None)
+    if callable(ready):
+        ctx.ready_checks.setdefault("ledger", ready)
     return SinkFactory(kind=AuctionNotice, topic=topics.AUCTION_NOTICES, write=writer, retryable=RETRYABLE)

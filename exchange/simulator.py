@@ -7,8 +7,11 @@ is counted by reason and kept out of the auction (it gets its lurl with loss cod
 impression is then auctioned (exchange/auction.py) among Helios's valid bid and N synthetic
 competitors drawn from the seed: the winner's nurl is called at once and its burl after a delay,
 K times (exchanges retry billing notices); a loser's lurl carries its loss code and min-to-win.
-Every §4.4 macro is substituted (exchange/macros.py) in the URLs and the markup. Notices are
-counted by kind and by the status they are answered with, whatever it is.
+Every §4.4 macro is substituted (exchange/macros.py) in the URLs and the markup. A notice that
+could not be delivered (no connection, no answer in time, a 5xx) is tried again at the same URL
+every `notice_retry_ms` for `notice_retry_for_s`, as an exchange retries it; a 4xx is final. Every
+try is counted by kind and by the status it was answered with, whatever it is; a win is *billed*
+once one of its billing notices got a 2xx.
 """
 
 import asyncio
@@ -52,6 +55,8 @@ class Config:
     synthetic_users: int = 0  # known users also include synth-000001.. (manage.py seed_profiles --synthetic)
     connections: int = 256
     notice_timeout_s: float = 5.0
+    notice_retry_ms: int = 1000  # between two tries of a notice that was not delivered
+    notice_retry_for_s: float = 60.0  # then it is given up (exchanges retry for about a minute)
     progress: bool = True
 
 
@@ -185,37 +190,59 @@ class Exchange:
             served = substitute(str(bid.get("adm") or ""), values)  # the markup as the page gets it
             stats.unsubstituted += "${AUCTION_" in served
             self._spawn(self._notice("win", bid.get("nurl"), values))
-            self._spawn(self._bills(bid.get("burl"), values))
+            self._spawn(self._bills(bid.get("burl"), values, outcome.price))
         else:
             stats.losses[int(outcome.loss)] += 1
             self._spawn(self._notice("loss", bid.get("lurl"), values))
 
-    async def _bills(self, burl: Any, values: dict[str, Value]) -> None:
+    async def _bills(self, burl: Any, values: dict[str, Value], price: Decimal) -> None:
         c = self.config
         await asyncio.sleep(c.bill_delay_ms / 1000)
+        delivered = False
         for n in range(c.bill_repeats):
             if n:
                 await asyncio.sleep(c.bill_retry_ms / 1000)
             values = {**values, "AUCTION_IMP_TS": int(time.time() * 1000)}
-            await self._notice("bill", burl, values)
+            answer = await self._notice("bill", burl, values)
+            if answer.startswith("2") and not delivered:  # billed from its first delivered bill on
+                delivered = True
+                self.stats.billed += 1
+                self.stats.billed_spend += price / 1000
 
-    async def _notice(self, kind: str, template: Any, values: dict[str, Value]) -> None:
-        """Calls one notice URL (GET, as exchanges do) and counts its answer, whatever it is."""
+    async def _notice(self, kind: str, template: Any, values: dict[str, Value]) -> str:
+        """Calls one notice URL (GET, as exchanges do), again while it is not delivered; counts every
+        answer, whatever it is, and returns the last."""
         if not isinstance(template, str) or not template.startswith(("http://", "https://")):
-            return  # nothing to call (the validator counted the bid invalid for it)
-        assert self._session is not None
+            return "none"  # nothing to call (the validator counted the bid invalid for it)
         stats, url = self.stats, substitute(template, values)
         stats.notices_sent[kind] += 1
         stats.unsubstituted += "${AUCTION_" in url
+        give_up = time.monotonic() + self.config.notice_retry_for_s
+        while True:
+            answer, retry = await self._call(url)
+            stats.notice_answers[kind][answer] += 1
+            if not retry:
+                return answer
+            if time.monotonic() + self.config.notice_retry_ms / 1000 > give_up:
+                stats.notices_undelivered[kind] += 1
+                return answer
+            stats.notice_retries[kind] += 1
+            await asyncio.sleep(self.config.notice_retry_ms / 1000)
+
+    async def _call(self, url: str) -> tuple[str, bool]:
+        """One GET of a notice URL: (its status or failure, whether an exchange tries it again)."""
+        assert self._session is not None
         try:
             async with asyncio.timeout(self.config.notice_timeout_s):
                 async with self._session.get(yarl.URL(url, encoded=True)) as response:
                     await response.read()
-                    stats.notice_answers[kind][str(response.status)] += 1
+                    return str(response.status), response.status >= 500
         except TimeoutError:
-            stats.notice_answers[kind]["timeout"] += 1
-        except (aiohttp.ClientError, ValueError) as e:
-            stats.notice_answers[kind][type(e).__name__] += 1
+            return "timeout", True
+        except aiohttp.ClientError as e:
+            return type(e).__name__, True
+        except ValueError as e:  # not a URL that can be called: trying again changes nothing
+            return type(e).__name__, False
 
     def _postfix(self, *, force: bool = False) -> None:
         bar, s = self._bar, self.stats

@@ -35,8 +35,12 @@ class Stats:
     losses: Counter[int] = field(default_factory=Counter)  # Helios's bids that lost, by loss code
     spend: Decimal = Decimal(0)  # sum of Helios's clearing prices / 1000
     latencies_ms: list[float] = field(default_factory=list)  # of the answers received in time
-    notices_sent: Counter[str] = field(default_factory=Counter)  # win | bill | loss
+    notices_sent: Counter[str] = field(default_factory=Counter)  # win | bill | loss (each retry is not one more)
     notice_answers: dict[str, Counter[str]] = field(default_factory=lambda: {k: Counter() for k in NOTICE_KINDS})
+    notice_retries: Counter[str] = field(default_factory=Counter)  # tries again of notices not delivered
+    notices_undelivered: Counter[str] = field(default_factory=Counter)  # given up after the retry time
+    billed: int = 0  # wins with a billing notice answered 2xx
+    billed_spend: Decimal = Decimal(0)  # their clearing prices / 1000
     unsubstituted: int = 0  # notice URLs or markups still holding a ${...} after substitution
     behind_ms: float = 0.0  # the most the open loop fell behind its schedule
 
@@ -72,6 +76,10 @@ class Stats:
             "answer_ms_p99": _round(percentile(self.latencies_ms, 99)),
             "notices_sent": {k: self.notices_sent[k] for k in NOTICE_KINDS},
             "notice_answers": {k: dict(sorted(self.notice_answers[k].items())) for k in NOTICE_KINDS},
+            "notice_retries": {k: self.notice_retries[k] for k in NOTICE_KINDS},
+            "notices_undelivered": {k: self.notices_undelivered[k] for k in NOTICE_KINDS},
+            "billed": self.billed,
+            "billed_spend": float(self.billed_spend),
             "unsubstituted_macros": self.unsubstituted,
             "max_behind_schedule_ms": round(self.behind_ms, 1),
         }
@@ -102,7 +110,10 @@ def render(summary: dict[str, Any]) -> str:
     ]
     for kind in NOTICE_KINDS:
         answers = _counts(s["notice_answers"][kind], "HTTP ")
-        lines.append(f"{kind + ' notices':<17} {s['notices_sent'][kind]} sent; answers: {answers}")
+        retried = f"; retries {s['notice_retries'][kind]}" if s["notice_retries"][kind] else ""
+        lost = f"; undelivered {s['notices_undelivered'][kind]}" if s["notices_undelivered"][kind] else ""
+        lines.append(f"{kind + ' notices':<17} {s['notices_sent'][kind]} sent; answers: {answers}{retried}{lost}")
+    lines.append(f"billed            {s['billed']}  (wins with a bill delivered; {s['billed_spend']:.6f} spent)")
     if s["unsubstituted_macros"]:
         lines.append(f"unsubstituted     {s['unsubstituted_macros']} URLs or markups kept a ${{...}}")
     lines.append(f"schedule          at most {s['max_behind_schedule_ms']} ms behind")

@@ -7,9 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from msgspec.structs import replace as msgspec_replace
 
+from auction.notices import notices_factory
 from auction.tests.fakes import SHARED, FakeLedger
+from campaigns.ledger.store import ledger_ready
 from pipeline import topics
 from pipeline.messages import AuctionNotice, encode, format_time
+from pipeline.readiness import run_checks
+from pipeline.roles import RoleContext
 from pipeline.runner import BuiltRole, build_role
 from pipeline.testing import committed, produce, read_dlq, step_until
 from pipeline.transports import LocalTransport
@@ -120,3 +124,27 @@ def test_on_the_real_ledger_a_bill_sent_three_times_is_spent_once_and_a_loss_rel
 
     after = run(real_ledger_prefix, state)
     assert (after.spent_micros, after.reserved_micros, after.open_reservations) == (1_500, 0, 0)
+
+
+def test_the_roles_readiness_follows_the_ledgers_own_redis(settings):
+    """/readyz asks the Redis the ledger uses (HELIOS_LEDGER_REDIS_URL), not the profiles' REDIS_URL."""
+    settings.HELIOS_NOTICE_LEDGER = "campaigns.ledger.store.Ledger.from_settings"
+    settings.HELIOS_LEDGER_STORE = "redis"
+    ctx = RoleContext(role="auction", producer=None, output_topic=None)
+    notices_factory(ctx)
+    try:
+        assert ctx.ready_checks["ledger"] is ledger_ready and "redis" not in ctx.ready_checks
+        assert run_checks(ctx.ready_checks) == {}  # the ledger on REDIS_URL, which answers
+        settings.HELIOS_LEDGER_REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens there
+        assert list(run_checks(ctx.ready_checks)) == ["ledger"]
+    finally:
+        for close in ctx.closers:
+            close()
+
+
+def test_a_ledger_without_a_readiness_check_adds_none(ledger):
+    ctx = RoleContext(role="auction", producer=None, output_topic=None)
+    notices_factory(ctx)
+    for close in ctx.closers:
+        close()
+    assert ctx.ready_checks == {}

@@ -14,10 +14,12 @@ for one user cannot all be billed past it.
 
 `reserve` never raises: an unreachable or slow ledger is no room (SPEC §12). `settle` and
 `release` raise `redis.RedisError` (or TimeoutError), so that their caller retries the notice.
+`ready` is `/readyz`'s check of the ledger's own Redis (a synchronous PING, from any thread).
 """
 
 import asyncio
 import logging
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -103,10 +105,28 @@ def ledger_client(config: LedgerSettings) -> Any:
     return redis.asyncio.Redis.from_url(url, retry=retry, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
+def ledger_ready() -> bool:
+    """A PING of the Redis the settings give the ledger (HELIOS_LEDGER_REDIS_URL, else REDIS_URL), 1 s
+    timeouts; raises when it does not answer. Embedded mode's in-process store is always there."""
+    if settings.HELIOS_LEDGER_STORE == "fake":
+        return True
+    url = settings.HELIOS_LEDGER_REDIS_URL or settings.REDIS_URL
+    kind = redis.RedisCluster if settings.HELIOS_LEDGER_CLUSTER else redis.Redis
+    with kind.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
+        return bool(client.ping())
+
+
+def _always() -> bool:
+    return True
+
+
 class Ledger:
-    def __init__(self, client: Any, config: LedgerSettings | None = None) -> None:
+    def __init__(
+        self, client: Any, config: LedgerSettings | None = None, *, ready: Callable[[], bool] = _always
+    ) -> None:
         self.client = client
         self.config = config or LedgerSettings()
+        self.ready = ready  # whether the client's server answers (`/readyz`); the caller knows how to ask
         self._reserve = client.register_script(_script("reserve"))
         self._settle = client.register_script(_script("settle"))
         self._release = client.register_script(_script("release"))
@@ -115,7 +135,7 @@ class Ledger:
     @classmethod
     def from_settings(cls) -> "Ledger":
         config = ledger_settings()
-        return cls(ledger_client(config), config)
+        return cls(ledger_client(config), config, ready=ledger_ready)
 
     def keys(self, campaign_id: int) -> Keys:
         return Keys(self.config.prefix, campaign_id)

@@ -4,9 +4,11 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from campaigns.ledger import Ledger, LedgerSettings
 from campaigns.ledger.rules import day_of, day_started_at, pacing_limit, pacing_target
+from campaigns.ledger.store import ledger_ready
 from campaigns.tests.ledger_support import CPM, claims, prefixed, run, spec
 
 COST = CPM // 1000  # one impression, in micros
@@ -176,6 +178,16 @@ def test_campaigns_without_budget_or_cap_never_touch_redis() -> None:
 
     ledger = Ledger(NoRedis())
     assert asyncio.run(ledger.reserve(spec(), bid_id="b", price_micros=CPM, user_id="u", now=T0))
+
+
+def test_readiness_pings_the_ledgers_own_redis(settings) -> None:
+    settings.HELIOS_LEDGER_STORE = "redis"
+    assert Ledger.from_settings().ready() is True  # HELIOS_LEDGER_REDIS_URL empty: REDIS_URL's, which answers
+    settings.HELIOS_LEDGER_REDIS_URL = "redis://127.0.0.1:9/0"  # its own, down
+    with pytest.raises(redis.ConnectionError):
+        ledger_ready()
+    settings.HELIOS_LEDGER_STORE = "fake"  # embedded mode: in the process
+    assert ledger_ready() is True
 
 
 NEW_YORK = LedgerSettings(day_start_s=18_000.0)  # days of 86,400 s from 05:00 UTC: midnight in New York

@@ -2,6 +2,7 @@
 it counts, which notices it calls with which macros, how it treats late and invalid answers."""
 
 import asyncio
+import itertools
 import json
 from collections.abc import Callable
 from decimal import Decimal
@@ -146,3 +147,54 @@ def test_requests_go_to_several_handlers_in_turn():
     summary = asyncio.run(main())
     assert summary["requests"] == 100 and summary["no_bid_answers"] == 100 and summary["errors"] == {}
     assert counts == [50, 50]
+
+
+def test_a_notice_not_delivered_is_tried_again_until_it_is_and_a_4xx_is_final():
+    """A handler restarting (503, refused connections) delays notices but loses none; a refusal is final."""
+    tries: dict[str, int] = {}
+    prices = itertools.cycle([50.0, 0.01])  # every other bid wins, the others lose
+
+    async def main() -> tuple[dict[str, Any], dict[str, int]]:
+        async def notice(request: web.Request) -> web.Response:
+            key = f"{request.match_info['kind']}:{request.query['auction']}:{request.query['imp']}"
+            tries[key] = tries.get(key, 0) + 1
+            if request.match_info["kind"] == "loss":
+                return web.Response(status=403)  # final: not tried again
+            return web.Response(status=503 if tries[key] % 2 else 204)  # every other try fails
+
+        app = web.Application()
+        app.add_routes([web.get("/notice/{kind}", notice)])
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        notices = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+        try:
+            config = Config(**{**FAST.__dict__, "notice_retry_ms": 5})
+            summary, _ = await play(config, lambda imp, base: banner_bid(imp, next(prices), notices))
+        finally:
+            await runner.cleanup()
+        return summary, tries
+
+    summary, tries = asyncio.run(main())
+    wins, losses = summary["wins"], sum(summary["losses"].values())
+    assert wins > 0 and losses > 0
+    assert summary["notices_sent"] == {"win": wins, "bill": 3 * wins, "loss": losses}
+    assert summary["notice_retries"] == {"win": wins, "bill": 3 * wins, "loss": 0}
+    assert summary["notice_answers"]["bill"] == {"503": 3 * wins, "204": 3 * wins}
+    assert summary["notice_answers"]["loss"] == {"403": losses}
+    assert summary["notices_undelivered"] == {"win": 0, "bill": 0, "loss": 0}
+    assert summary["billed"] == wins and summary["billed_spend"] == summary["spend"]
+
+
+def test_a_notice_nobody_answers_is_given_up_after_the_retry_time_and_its_win_is_not_billed():
+    def closed(imp: dict[str, Any], base: str) -> dict[str, Any]:
+        return banner_bid(imp, 50.0, "http://127.0.0.1:9")  # nothing listens: refused
+
+    config = Config(**{**FAST.__dict__, "rate": 10, "notice_retry_ms": 10, "notice_retry_for_s": 0.05})
+    summary, _ = asyncio.run(play(config, closed))
+    wins = summary["wins"]
+    assert wins > 0 and summary["billed"] == 0 and summary["billed_spend"] == 0
+    assert summary["notices_undelivered"] == {"win": wins, "bill": 3 * wins, "loss": 0}
+    answers = summary["notice_answers"]["win"]
+    assert set(answers) == {"ClientConnectorError"} and answers["ClientConnectorError"] > wins  # tried again

@@ -32,6 +32,10 @@ class Command(BaseCommand):
         parser.add_argument("--bill-delay-ms", type=int, default=1000, help="win notice to billing notice (1000)")
         parser.add_argument("--bill-repeats", type=int, default=3, help="sends of each billing notice (default 3)")
         parser.add_argument("--bill-retry-ms", type=int, default=1000, help="between two sends of a bill (1000)")
+        parser.add_argument("--notice-retry-ms", type=int, default=1000,
+                            help="between two tries of a notice not delivered: no answer or a 5xx (1000)")  # fmt: skip
+        parser.add_argument("--notice-retry-for", type=float, default=60.0,
+                            help="seconds a notice not delivered is tried again, then given up (60)")  # fmt: skip
         parser.add_argument("--tmax", type=int, default=DEFAULT_TMAX_MS,
                             help="every request's tmax in ms (default 120; 0: the request builder's mix)")  # fmt: skip
         parser.add_argument("--eur-usd", default="1.08", help="USD per EUR, to compare EUR floors (default 1.08)")
@@ -55,6 +59,8 @@ def _config(options: dict[str, Any]) -> Config:
         raise CommandError("--rate must be > 0 and --duration >= 0")
     if options["competitors"] < 0 or options["bill_repeats"] < 0:
         raise CommandError("--competitors and --bill-repeats must be >= 0")
+    if options["notice_retry_ms"] <= 0 or options["notice_retry_for"] < 0:
+        raise CommandError("--notice-retry-ms must be > 0 and --notice-retry-for >= 0")
     try:
         eur = Decimal(options["eur_usd"])
     except InvalidOperation as e:
@@ -70,6 +76,8 @@ def _config(options: dict[str, Any]) -> Config:
         bill_delay_ms=options["bill_delay_ms"],
         bill_repeats=options["bill_repeats"],
         bill_retry_ms=options["bill_retry_ms"],
+        notice_retry_ms=options["notice_retry_ms"],
+        notice_retry_for_s=options["notice_retry_for"],
         tmax_ms=options["tmax"] or None,
         rates={"USD": Decimal(1), "EUR": eur},
         synthetic_users=options["synthetic_users"],
