@@ -37,7 +37,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_campaigns
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow bench bench-anchor lint format protos check
+.PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow test-pacing bench bench-anchor lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -76,13 +76,25 @@ system-deps:
 browser-deps:
 	bash scripts/browser-deps.sh
 
-# Fault and load cases stop and restart the services this run uses: they run last.
+# Fault and load cases stop and restart the services this run uses: they run last. The ten-minute
+# pacing test (`make test-pacing`) runs meanwhile, beside the fast suite, on a test database and a
+# Redis db of its own; its log is printed after the fast suite's, and both must pass.
+PACING_ENV := HELIOS_TEST_DATABASE=test_helios_pacing REDIS_URL=redis://127.0.0.1:$(HELIOS_REDIS_PORT)/1
+PACING_LOG := test-artifacts/pacing.log
 test: system-deps browser-deps services-up topics
-	$(SERVICES_ENV) $(PY) -m pytest -m "not slow"
-	$(SERVICES_ENV) $(PY) -m pytest -m slow
+	@mkdir -p $(dir $(PACING_LOG))
+	$(SERVICES_ENV) $(PACING_ENV) $(PY) -m pytest -m pacing >$(PACING_LOG) 2>&1 & pacing=$$!; \
+	$(SERVICES_ENV) $(PY) -m pytest -m "not slow"; fast=$$?; \
+	wait $$pacing; paced=$$?; \
+	echo "=== the pacing test, beside the fast suite ($(PACING_LOG)) ==="; cat $(PACING_LOG); \
+	test $$fast -eq 0 -a $$paced -eq 0
+	$(SERVICES_ENV) $(PY) -m pytest -m "slow and not pacing"
 
 test-slow: system-deps services-up topics
-	$(SERVICES_ENV) $(PY) -m pytest -m slow
+	$(SERVICES_ENV) $(PY) -m pytest -m "slow and not pacing"
+
+test-pacing: system-deps services-up topics
+	$(SERVICES_ENV) $(PACING_ENV) $(PY) -m pytest -m pacing
 
 # Benchmarks on the local services; results in bench/results/, table in docs/benchmarks.md.
 # BENCH_QUICK=1 for a short smoke run, BENCH_PROFILE=0 without the py-spy flame graphs.
@@ -118,6 +130,7 @@ help:
 	@echo "make run           all of Helios in one process, no external services"
 	@echo "make admin         create an admin login (user name, password) for make run"
 	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
+	@echo "make test-slow     only the fault and load cases; make test-pacing: only the 10-minute pacing test"
 	@echo "make run-kafka     every role its own process on the local services"
 	@echo "make lint          ruff + mypy + lint-imports"
 	@echo "make lock          requirements.lock from requirements*.txt (after adding a package)"

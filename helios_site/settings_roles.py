@@ -112,6 +112,9 @@ HELIOS_LEDGER_PREFIX = env.str("HELIOS_LEDGER_PREFIX", default="helios:ledger")
 HELIOS_LEDGER_NOTICE_WINDOW_S = env.float("HELIOS_LEDGER_NOTICE_WINDOW_S", default=900.0)
 # The length of a day for daily budgets and pacing (86400: the UTC day; shorter for tests and demos).
 HELIOS_LEDGER_DAY_S = env.float("HELIOS_LEDGER_DAY_S", default=86_400.0)
+# A day begins this many seconds after the epoch's day boundaries: the advertiser's time zone
+# (18000 with 86400-second days: days from 05:00 UTC, midnight in New York), or a test's start.
+HELIOS_LEDGER_DAY_START_S = env.float("HELIOS_LEDGER_DAY_START_S", default=0.0)
 # `even` pacing lets a campaign run ahead of the line by this fraction of its daily budget (at least one impression).
 HELIOS_LEDGER_PACING_BURST = env.float("HELIOS_LEDGER_PACING_BURST", default=0.01)
 # A settled or released bid id is remembered this long (a replayed notice changes nothing); keep it

@@ -2,9 +2,9 @@
 
 From the ledger (`state`: campaigns/ledger/store.py, built by HELIOS_NOTICE_LEDGER): today's spend,
 open reservations, the `even` pacing line, late bills; null without a ledger or when it is down. From the
-stored RTB outcomes of the campaign since the start of the ledger's day (UTC midnight without a
-ledger): bids, wins (won or billed), win rate, billed impressions, their spend and average clearing
-CPM. Budgets come from the campaign itself.
+stored RTB outcomes of the campaign since the start of the ledger's day (HELIOS_LEDGER_DAY_S and
+HELIOS_LEDGER_DAY_START_S; the UTC day by default): bids, wins (won or billed), win rate, billed
+impressions, their spend and average clearing CPM. Budgets come from the campaign itself.
 """
 
 import asyncio
@@ -22,6 +22,8 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from campaigns.ledger.rules import day_of, day_started_at
+from campaigns.ledger.store import ledger_settings
 from campaigns.models import Campaign
 from outcomes.apis import ApiView
 from outcomes.models import AuctionOutcome
@@ -62,12 +64,9 @@ def ledger_state(campaign_id: int, *, now: float) -> Any | None:
 
 
 def campaign_stats(campaign: Campaign, *, now: float) -> dict[str, Any]:
-    state = ledger_state(campaign.pk, now=now)
-    day_start = (
-        datetime.fromtimestamp(state.day_started_at, UTC)
-        if state is not None
-        else datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    )
+    state, day = ledger_state(campaign.pk, now=now), ledger_settings()
+    started = state.day_started_at if state is not None else day_started_at(day_of(now, day), day)
+    day_start = datetime.fromtimestamp(started, UTC)
     rows = AuctionOutcome.objects.filter(source=RTB_SOURCE, campaign_id=campaign.pk, timestamp__gte=day_start)
     sums = rows.aggregate(
         bids=Count("id", filter=Q(bid_price__gt=0)),
@@ -84,7 +83,7 @@ def campaign_stats(campaign: Campaign, *, now: float) -> dict[str, Any]:
         "total_budget": _usd(campaign.total_budget_micros),
         "daily_budget": _usd(campaign.daily_budget_micros),
         "day_started_at": day_start,
-        "day_s": state.day_s if state is not None else 86_400.0,  # not in the API's output; the dashboard's
+        "day_s": state.day_s if state is not None else day.day_s,  # not in the API's output; the dashboard's
         "spend_today": _usd(state.spent_today_micros) if state is not None else None,
         "spend_total": _usd(state.spent_micros) if state is not None else None,
         "reserved": _usd(state.reserved_micros) if state is not None else None,

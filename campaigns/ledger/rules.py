@@ -38,6 +38,7 @@ class LedgerSettings:
     prefix: str = "helios:ledger"
     notice_window_s: float = 900.0  # a reservation with no notice by then is released
     day_s: float = 86_400.0  # the length of a (UTC) day: shorter for tests and demos
+    day_start_s: float = 0.0  # a day begins this long after the epoch's day boundaries (a time zone)
     pacing_burst: float = 0.01  # `even` pacing may run ahead of the line by this fraction of the daily budget
     marker_ttl_s: int = 172_800  # how long a settled/released bid id is remembered (> the notice token TTL)
     sweep_limit: int = 32  # expired reservations released per script call, at most
@@ -53,20 +54,27 @@ def impression_cost(cpm_micros: int) -> int:
     return -(-cpm_micros // IMPRESSIONS_PER_CPM)
 
 
-def day_of(now: float, day_s: float) -> int:
-    return math.floor(now / day_s)
+def day_of(now: float, config: LedgerSettings) -> int:
+    """The number of the ledger's day `now` falls in: days of `day_s` seconds, the first of which
+    began `day_start_s` after the epoch (18000 with 86400-second days: days from 05:00 UTC)."""
+    return math.floor((now - config.day_start_s) / config.day_s)
 
 
-def pacing_target(daily_micros: int, now: float, day_s: float) -> int:
+def day_started_at(day: int, config: LedgerSettings) -> float:
+    """When the ledger's day number `day` began, in unix seconds."""
+    return day * config.day_s + config.day_start_s
+
+
+def pacing_target(daily_micros: int, now: float, config: LedgerSettings) -> int:
     """What `even` pacing allows spent or reserved by `now`: the daily budget x elapsed/day."""
-    elapsed = now - day_of(now, day_s) * day_s
-    return math.floor(daily_micros * min(elapsed / day_s, 1.0))
+    elapsed = now - day_started_at(day_of(now, config), config)
+    return math.floor(daily_micros * min(elapsed / config.day_s, 1.0))
 
 
 def pacing_limit(daily_micros: int, now: float, config: LedgerSettings, cost: int) -> int:
     """The line plus the burst (at least one impression, so a campaign can start its day)."""
     burst = max(math.ceil(daily_micros * config.pacing_burst), cost)
-    return pacing_target(daily_micros, now, day_s=config.day_s) + burst
+    return pacing_target(daily_micros, now, config) + burst
 
 
 class Keys:
@@ -106,6 +114,6 @@ class CampaignLedger(msgspec.Struct, frozen=True):
     daily_budget_micros: int | None  # as the last reservation saw it
     pacing: str | None  # asap | even, as the last reservation saw it
     pacing_target_micros: int | None  # daily budget x elapsed/day (the `even` line), when a daily budget is known
-    day: int  # the day's number since the epoch (days of `day_s` seconds)
+    day: int  # the day's number (days of `day_s` seconds since the epoch + `day_start_s`)
     day_started_at: float  # unix seconds
     day_s: float

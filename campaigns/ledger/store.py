@@ -37,6 +37,7 @@ from campaigns.ledger.rules import (
     Keys,
     LedgerSettings,
     day_of,
+    day_started_at,
     impression_cost,
     pacing_limit,
     pacing_target,
@@ -73,6 +74,7 @@ def ledger_settings() -> LedgerSettings:
         prefix=settings.HELIOS_LEDGER_PREFIX,
         notice_window_s=settings.HELIOS_LEDGER_NOTICE_WINDOW_S,
         day_s=settings.HELIOS_LEDGER_DAY_S,
+        day_start_s=settings.HELIOS_LEDGER_DAY_START_S,
         pacing_burst=settings.HELIOS_LEDGER_PACING_BURST,
         marker_ttl_s=settings.HELIOS_LEDGER_MARKER_TTL_S,
         sweep_limit=settings.HELIOS_LEDGER_SWEEP_LIMIT,
@@ -179,7 +181,7 @@ class Ledger:
         pace = pacing_limit(daily, now, config, cost) if daily is not None and campaign.pacing == "even" else -1
         args = [
             bid_id, cost, repr(now), repr(now + config.notice_window_s), _or_none(campaign.total_budget_micros),
-            _or_none(daily), f"d{day_of(now, config.day_s)}", pace,
+            _or_none(daily), f"d{day_of(now, config)}", pace,
             campaign.frequency_cap if capped else -1, user_id or "", config.sweep_limit,
             campaign.frequency_window_s or 0, campaign.pacing,
         ]  # fmt: skip
@@ -189,7 +191,7 @@ class Ledger:
         """Spends the clearing price's impression cost once per bid id: "applied", "late" (after its
         notice window: spent all the same, and counted) or "duplicate" (nothing changes)."""
         keys, config = self.keys(claims.campaign_id), self.config
-        day = day_of(now, config.day_s)
+        day = day_of(now, config)
         late = now >= claims.issued_at + config.notice_window_s
         args = [
             claims.bid_id, impression_cost(clearing_micros), f"d{day}", config.marker_ttl_s, int(late),
@@ -211,7 +213,7 @@ class Ledger:
     async def state(self, campaign_id: int, *, now: float) -> CampaignLedger:
         """The campaign's money now, after releasing its expired reservations."""
         keys, config = self.keys(campaign_id), self.config
-        day = day_of(now, config.day_s)
+        day = day_of(now, config)
         swept = config.sweep_limit
         while swept >= config.sweep_limit:  # many expired at once: release them all, a bounded batch a call
             raw = await self._state(keys=keys.base(), args=[repr(now), config.sweep_limit, f"d{day}"])
@@ -228,9 +230,9 @@ class Ledger:
             late_micros=_int(raw[6]),
             daily_budget_micros=daily,
             pacing=pacing,
-            pacing_target_micros=pacing_target(daily, now, config.day_s) if daily is not None else None,
+            pacing_target_micros=pacing_target(daily, now, config) if daily is not None else None,
             day=day,
-            day_started_at=day * config.day_s,
+            day_started_at=day_started_at(day, config),
             day_s=config.day_s,
         )
 

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from campaigns.ledger import Ledger
+from campaigns.ledger import Ledger, LedgerSettings
+from campaigns.ledger.rules import day_of, day_started_at, pacing_limit, pacing_target
 from campaigns.ledger.store import ledger_ready
 from campaigns.tests.ledger_support import CPM, claims, prefixed, run, spec
 
@@ -187,3 +188,56 @@ def test_readiness_pings_the_ledgers_own_redis(settings) -> None:
         ledger_ready()
     settings.HELIOS_LEDGER_STORE = "fake"  # embedded mode: in the process
     assert ledger_ready() is True
+
+
+NEW_YORK = LedgerSettings(day_start_s=18_000.0)  # days of 86,400 s from 05:00 UTC: midnight in New York
+
+
+def test_a_day_start_moves_the_day_boundaries_by_that_much() -> None:
+    midnight_utc = 86_400.0 * 20_000  # 2024-10-04T00:00:00Z
+    utc = LedgerSettings()
+    assert day_of(midnight_utc, utc) == 20_000 and day_started_at(20_000, utc) == midnight_utc
+    # in New York it is still the day that began at 05:00 UTC yesterday, until 05:00 UTC today
+    assert day_of(midnight_utc, NEW_YORK) == 19_999
+    assert day_started_at(19_999, NEW_YORK) == midnight_utc - 86_400 + 18_000
+    assert day_of(midnight_utc + 18_000 - 0.001, NEW_YORK) == 19_999
+    assert day_of(midnight_utc + 18_000, NEW_YORK) == 20_000
+    # a negative start is the same boundaries a day earlier (19:00 UTC): only the day numbers differ
+    evening = LedgerSettings(day_start_s=-18_000.0)
+    assert day_started_at(day_of(midnight_utc, evening), evening) == midnight_utc - 18_000
+
+
+def test_the_even_line_counts_the_day_from_its_start() -> None:
+    daily = 2_400_000
+    start = 86_400.0 * 20_000 + 18_000  # 05:00 UTC: the New York day begins
+    assert pacing_target(daily, start, NEW_YORK) == 0
+    assert pacing_target(daily, start + 21_600, NEW_YORK) == daily // 4  # 11:00 UTC: a quarter of its day
+    assert pacing_target(daily, start - 1, NEW_YORK) == 2_399_972  # the day before, 1 s from its end: 86,399/86,400
+    burst = daily // 100  # 1 %: above one impression's cost
+    assert pacing_limit(daily, start + 43_200, NEW_YORK, cost=COST) == daily // 2 + burst
+    # a ten-minute day that begins at a test's start, not at a multiple of 600 s since the epoch
+    test_day = LedgerSettings(day_s=600.0, day_start_s=1_764_892_817.25)
+    assert day_of(1_764_892_817.25, test_day) == 0 and day_started_at(0, test_day) == 1_764_892_817.25
+    assert [pacing_target(daily, 1_764_892_817.25 + 60 * k, test_day) for k in (1, 5, 9)] == [
+        daily // 10, daily // 2, daily * 9 // 10]  # fmt: skip
+
+
+def test_daily_budget_and_state_follow_a_day_that_begins_off_the_epoch_boundaries(prefix):
+    campaign = spec(daily_budget_micros=3 * COST, total_budget_micros=100 * COST, pacing="asap")
+    start = T0 + 250  # day_s = 1000 from T0 + 250: not a multiple of 1000 since the epoch
+
+    async def body(ledger: Ledger):
+        for i in range(3):
+            assert await ledger.reserve(campaign, bid_id=f"a{i}", price_micros=CPM, user_id=None, now=start + 900)
+            bill = claims(f"a{i}", campaign, issued_at=int(start + 900))
+            assert await ledger.settle(bill, clearing_micros=CPM, now=start + 901) == "applied"
+        # T0 + 1000 is an epoch boundary but not this ledger's: still the same day, no room
+        assert not await ledger.reserve(campaign, bid_id="a3", price_micros=CPM, user_id=None, now=T0 + 1100)
+        state = await ledger.state(campaign.id, now=T0 + 1100)
+        assert (state.day_started_at, state.spent_today_micros) == (start, 3 * COST)
+        tomorrow = start + 1000  # the day begins 250 s after the epoch's boundary
+        assert await ledger.reserve(campaign, bid_id="b0", price_micros=CPM, user_id=None, now=tomorrow)
+        state = await ledger.state(campaign.id, now=tomorrow)
+        assert (state.day_started_at, state.spent_today_micros, state.spent_micros) == (tomorrow, 0, 3 * COST)
+
+    run(prefix, body, day_s=1000.0, day_start_s=250.0)

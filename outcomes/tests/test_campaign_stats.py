@@ -1,7 +1,7 @@
 """`GET /api/campaigns/{id}/stats/` (SPEC §13): the ledger's money (a fake ledger here) and the
 campaign's stored RTB outcomes of the day."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,8 +30,8 @@ def campaign() -> Campaign:
                                    total_budget_micros=100_000_000, daily_budget_micros=10_000_000)  # fmt: skip
 
 
-def bid(campaign_id: int, bid_id: str, price: float = 2.0) -> None:
-    now = format_time(datetime.now(UTC))
+def bid(campaign_id: int, bid_id: str, price: float = 2.0, at: datetime | None = None) -> None:
+    now = format_time(at or datetime.now(UTC))
     message = outcome_message(bid_request_id=f"r-{bid_id}", source="rtb", campaign_id=campaign_id, bid_id=bid_id,
                               bid_price=price, price_cpm=price, win_status=False, win_price=0.0, received_at=now)  # fmt: skip
     outcome_record_batch(rows=outcome_rows([message]))
@@ -57,6 +57,18 @@ def test_campaign_stats_from_the_outcomes_without_a_ledger(api, campaign, settin
     assert stats["spend_today"] is None and stats["reserved"] is None  # no ledger to ask
     assert api.get("/api/campaigns/999999/stats/").status_code == 404
     assert api.get("/api/campaigns/x/stats/").status_code == 404
+
+
+def test_without_a_ledger_the_day_is_the_ledgers_day_from_its_start(api, campaign, settings) -> None:
+    settings.HELIOS_NOTICE_LEDGER = ""
+    now = datetime.now(UTC)
+    began = now - timedelta(minutes=10)  # an hour-long day that began ten minutes ago, not on the hour
+    settings.HELIOS_LEDGER_DAY_S, settings.HELIOS_LEDGER_DAY_START_S = 3600.0, began.timestamp() % 3600
+    bid(campaign.pk, "yesterday", at=now - timedelta(minutes=20))
+    bid(campaign.pk, "today", at=now - timedelta(minutes=5))
+    stats = api.get(f"/api/campaigns/{campaign.pk}/stats/").json()
+    assert stats["bids"] == 1
+    assert datetime.fromisoformat(stats["day_started_at"]).timestamp() == pytest.approx(began.timestamp(), abs=0.01)
 
 
 def test_campaign_stats_take_spend_reserved_and_pacing_from_the_ledger(api, campaign, settings) -> None:

@@ -57,7 +57,8 @@ def create_campaign(**fields: Any) -> int:
     through the REST API as an operator makes it."""
     client = APIClient()
     client.force_authenticate(User.objects.create_user(f"ops-{uuid.uuid4().hex[:6]}", is_staff=True, is_superuser=True))
-    advertiser = client.post("/api/advertisers/", {"name": "Money Co", "adomain": "money.example"}, format="json")
+    name = f"Money Co {uuid.uuid4().hex[:6]}"  # one advertiser a campaign: a test may make several
+    advertiser = client.post("/api/advertisers/", {"name": name, "adomain": "money.example"}, format="json")
     assert advertiser.status_code == 201, advertiser.json()
     body = {"advertiser": advertiser.json()["id"], "name": "Money", "status": "active", "strategy": "fixed", **fields}
     campaign = client.post("/api/campaigns/", body, format="json")
@@ -89,8 +90,9 @@ def bids(port: int) -> bool:
     return rtb_post(port, warm)[0] == 200
 
 
-def money_platform(tmp_path: Any, topic_prefix: str, prefix: str) -> Platform:
-    platform = Platform(tmp_path, topic_prefix, settings.REDIS_URL, HELIOS_LEDGER_PREFIX=prefix, **ENV)
+def money_platform(tmp_path: Any, topic_prefix: str, prefix: str, **env: str) -> Platform:
+    """The platform with ENV, overridden by `env` (another day, for instance)."""
+    platform = Platform(tmp_path, topic_prefix, settings.REDIS_URL, HELIOS_LEDGER_PREFIX=prefix, **{**ENV, **env})
     try:
         platform.seed_profiles()
         for role in ("profiles", "outcomes", "auction"):
@@ -110,9 +112,11 @@ def play(ports: list[int], **config: Any) -> dict[str, Any]:
     return summary
 
 
-def ledger_state(prefix: str, campaign: int) -> CampaignLedger:
+def ledger_state(prefix: str, campaign: int, **config: Any) -> CampaignLedger:
+    """The campaign's ledger now; `config`: LedgerSettings fields as the platform's env set them."""
+
     async def state() -> CampaignLedger:
-        ledger = make_ledger(prefix, day_s=DAY_S)
+        ledger = make_ledger(prefix, **{"day_s": DAY_S, **config})
         try:
             return await ledger.state(campaign, now=time.time())
         finally:
