@@ -60,6 +60,11 @@ class Batching:
         left = self.until - time.time()
         return min(left, timeout) if left > 0 else timeout
 
+    def reset(self) -> None:
+        """A new strategy (an assignment) starts from an unknown rate, nothing open."""
+        self.open = self.idle = False
+        self.rate, self.count, self.since = 0.0, 0, time.time()
+
     def polled(self, found: bool) -> None:
         self.idle = not found
         self.count += found
@@ -133,6 +138,7 @@ class AdaptiveBatchStep(ProcessingStrategy[Any]):
 
     def _buffer(self) -> Buffer[Any, list[BaseValue[Any]]]:
         if self._step is None:
+            batching().reset()
             self._step = Buffer(_AdaptiveBuffer(self.max_batch_size, self.max_batch_time), self.next_step)
         return self._step
 

@@ -61,6 +61,7 @@ def test_dlq_offset_is_not_committed_ahead_of_unwritten_outcomes(
     """A DLQ'd message's offset waits for the batch holding the outcomes before it."""
     batch_settings.HELIOS_OUTCOMES_BATCH_SIZE = 100
     batch_settings.HELIOS_OUTCOMES_BATCH_TIME_S = 60
+    batch_settings.HELIOS_ADAPTIVE_BATCHES = False  # the batch stays open, as when the rate fills its window
     built = build_role("outcomes", transport)
     produce(transport, AUCTION_OUTCOMES, encode(outcome_message()))
     produce(transport, AUCTION_OUTCOMES, encode(outcome_message()))
