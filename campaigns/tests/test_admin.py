@@ -75,14 +75,16 @@ def test_the_admin_shows_the_rules_errors(admin_client_: Client, advertiser: Adv
 
 
 def test_status_actions_filters_and_search(admin_client_: Client, advertiser: Advertiser) -> None:
-    ids = [services.campaign_create(data=campaign_values(advertiser=advertiser, name=f"c{i}")).id for i in range(3)]
+    ids = [
+        services.campaign_create(data=campaign_values(advertiser=advertiser, name=f"Campaign-{i}")).id for i in range(3)
+    ]
     response = admin_client_.post(
         "/admin/campaigns/campaign/", {"action": "pause", "_selected_action": ids[:2]}, follow=True
     )
     assert "2 campaign(s) paused." in response.content.decode()
     assert list(Campaign.objects.filter(status="paused").order_by("id").values_list("id", flat=True)) == ids[:2]
     listing = admin_client_.get("/admin/campaigns/campaign/", {"status__exact": "paused"}).content.decode()
-    assert "c0" in listing and "c2" not in listing
+    assert "Campaign-0" in listing and "Campaign-2" not in listing  # names no CSRF token holds
     searched = admin_client_.get("/admin/campaigns/campaign/", {"q": "voltmotors"}).content.decode()
     assert "3 campaigns" in searched
     admin_client_.post("/admin/campaigns/campaign/", {"action": "activate", "_selected_action": ids})

@@ -82,7 +82,9 @@ def test_failures_keep_the_last_snapshot(fakes: Fakes, refresher: IndexRefresher
     assert not refresher.refresh() and not refresher.refresh()
     assert refresher.index is kept
     assert sum("reload failed" in r.getMessage() for r in caplog.records) == 1  # once per failure streak
-    assert errors() == errors_before + 2  # but counted every time
+    # but counted every time (at least: the counter is process-wide, and a refresher another test left
+    # running may count a failure of its own meanwhile)
+    assert errors() >= errors_before + 2
     fakes.fail_load = False
     assert refresher.refresh() and refresher.index is not None and refresher.index.version == 2
     fakes.fail_version = True
