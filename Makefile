@@ -29,6 +29,14 @@ run: venv
 admin: venv
 	$(DEV_ENV) $(PY) manage.py createsuperuser
 
+# Traffic for a running Helios: simulated `POST /bid` clients, or a simulated OpenRTB exchange
+# (e.g. make exchange ARGS="--rate 200 --duration 60 --auction second").
+simulate: venv
+	$(DEV_ENV) $(PY) manage.py simulate $(ARGS)
+
+exchange: venv
+	$(DEV_ENV) $(PY) manage.py exchange $(ARGS)
+
 # Every role its own process on the local services (Procfile, run by honcho); Ctrl-C stops them all.
 run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py migrate --noinput
@@ -37,7 +45,7 @@ run-kafka: services-up
 	$(SERVICES_ENV) $(PY) manage.py seed_campaigns
 	$(SERVICES_ENV) HELIOS_PUBLIC_API=true $(VENV)/bin/honcho start -f Procfile
 
-.PHONY: help run admin lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow test-pacing bench bench-anchor lint format protos check
+.PHONY: help run admin simulate exchange lock system-deps browser-deps run-kafka venv services-up services-down services-status topics test test-fast test-slow test-pacing bench bench-anchor lint format protos check
 
 venv: $(VENV)/.installed
 
@@ -129,6 +137,8 @@ protos: venv
 help:
 	@echo "make run           all of Helios in one process, no external services"
 	@echo "make admin         create an admin login (user name, password) for make run"
+	@echo "make simulate      POST /bid traffic for a running Helios (ARGS=\"--rate 200 --duration 30\")"
+	@echo "make exchange      a simulated OpenRTB exchange against a running handler (ARGS=...)"
 	@echo "make test          the whole suite on real PostgreSQL, Redis and Kafka (started for you)"
 	@echo "make test-slow     only the fault and load cases; make test-pacing: only the 10-minute pacing test"
 	@echo "make run-kafka     every role its own process on the local services"

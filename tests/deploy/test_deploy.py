@@ -615,3 +615,15 @@ def test_k8s_images_are_one_image(k8s_docs: list[dict[str, Any]]) -> None:
     }
     assert len(images) == 1, images
     assert all(doc["metadata"].get("namespace", "helios") == "helios" for doc in k8s_docs if doc["kind"] != "Namespace")
+
+
+def test_the_readmes_commands_run_manage_py_in_a_development_environment() -> None:
+    """Settings refuse to start without DJANGO_DEBUG=true or a real secret key: a README shell block
+    that runs manage.py itself sets DJANGO_DEBUG first (the make targets set it)."""
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
+    assert blocks
+    for block in blocks:
+        lines = block.splitlines()
+        for n, line in enumerate(lines):
+            if re.match(r"\s*(\S*python\S*|\S*daphne)\s", line) and "manage.py" in line:
+                assert any("DJANGO_DEBUG=true" in earlier for earlier in lines[: n + 1]), line
