@@ -30,10 +30,24 @@ ROLE_PORT_ENV = {
 PIPELINE = ("profiles", "outcomes", "auction", "bidder", "handler", "web")
 
 
-def free_port() -> int:
+def free_port(count: int = 1) -> int:
+    """A port free now, with the `count - 1` after it free too (a handler's workers take the metrics
+    ports after its own)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if all(_bindable(port + i) for i in range(1, count)):
+            return port
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def http_get(port: int, path: str, timeout_s: float = 2) -> tuple[int, str]:
@@ -61,7 +75,7 @@ class RoleProcesses:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.manage = manage
-        self.ports = {role: free_port() for role in ROLE_PORT_ENV}
+        self.ports = {role: free_port(4 if role == "handler" else 1) for role in ROLE_PORT_ENV}
         self.handler_port = free_port()
         self.handler_ports: dict[str, int] = {"handler": self.handler_port}
         self.grpc_port = free_port()

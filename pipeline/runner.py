@@ -127,10 +127,19 @@ def _build_stream(role: str, stream: StreamSpec, transport: Transport, parent: R
 
 
 def install_signal_handlers(stop: Callable[[], None]) -> None:
-    """SIGTERM and SIGINT call `stop` (a role process has one owner of its signals)."""
+    """SIGTERM and SIGINT call `stop`, once (a role process has one owner of its signals).
+
+    Once: Python runs a signal's handler in the main thread between two bytecodes, so a second
+    signal can interrupt the first handler inside `threading.Event.set`, whose lock is not
+    re-entrant: the nested `set` then waits forever for the lock its own thread holds (a handler
+    worker hit by the parent-death signal more than once hung that way)."""
+    called = False
 
     def handler(signum: int, frame: Any) -> None:
-        stop()
+        nonlocal called
+        if not called:
+            called = True
+            stop()
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
