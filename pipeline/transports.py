@@ -38,10 +38,10 @@ from pipeline.adaptive import batching
 # keep coming, a poll does not wait at all (pipeline/adaptive.py).
 MAX_POLL_S = 0.005
 
+# linger.ms comes from HELIOS_KAFKA_LINGER_MS (producer_config).
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
-    "linger.ms": 1,
     "compression.type": "none",
     "message.timeout.ms": 30_000,
 }

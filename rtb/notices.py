@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 import msgspec
 from prometheus_client import Counter
 
-from intake.app import JSON, Disconnected, Receive, Response, Scope, Send, read_body, send_response
+from intake.app import JSON, Disconnected, Receive, Response, Scope, Send, error_response, read_body, send_response
 from intake.producer import Publisher, Unavailable
 from pipeline import topics
 from pipeline.messages import DEFAULT_CURRENCY, MAX_CPM_MICROS, AuctionNotice, NoticeKind, encode, utc_now
@@ -39,10 +39,11 @@ MAX_LOSS_CODE = 2**31 - 1
 
 NOTICES = Counter("helios_notices_total", "Win/bill/loss notices received, by kind and answer", ["kind", "status"])
 
-FORBIDDEN = Response(403, b'{"error":"forbidden"}', JSON)
+FORBIDDEN = error_response(403, "forbidden")
 NO_CONTENT = Response(204, b"", JSON)
-METHOD_NOT_ALLOWED = Response(405, b'{"error":"method_not_allowed"}', JSON, ((b"allow", b"GET, POST"),))
-TOO_LARGE = Response(413, b'{"error":"payload_too_large"}', JSON, ((b"connection", b"close"),))
+METHOD_NOT_ALLOWED = error_response(405, "method_not_allowed", (b"allow", b"GET, POST"))
+TOO_LARGE = error_response(413, "payload_too_large", (b"connection", b"close"))
+INTERNAL_ERROR = error_response(500, "internal_error")
 
 
 class BadNotice(ValueError):
@@ -50,7 +51,7 @@ class BadNotice(ValueError):
 
 
 def _bad(message: str) -> Response:
-    return Response(400, msgspec.json.encode({"error": "invalid_notice", "detail": message}), JSON)
+    return error_response(400, "invalid_notice", detail=message)
 
 
 def micros_of(text: str | None, name: str) -> int:
@@ -147,7 +148,7 @@ class NoticeApp:
         self.ttl_s = ttl_s
         self.ack_timeout_s = ack_timeout_s
         self.topic = topics.resolved(topics.AUCTION_NOTICES)
-        self.unavailable = Response(503, b'{"error":"unavailable"}', JSON, ((b"retry-after", b"1"),))
+        self.unavailable = error_response(503, "unavailable", (b"retry-after", b"1"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -156,7 +157,7 @@ class NoticeApp:
             return
         except Exception:
             logger.exception("notice %s failed unexpectedly", self.kind)
-            response = Response(500, b'{"error":"internal_error"}', JSON)
+            response = INTERNAL_ERROR
         NOTICES.labels(self.kind, str(response.status)).inc()
         await send_response(send, response)
 
