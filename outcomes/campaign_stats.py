@@ -10,6 +10,7 @@ impressions, their spend and average clearing CPM. Budgets come from the campaig
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -41,16 +42,19 @@ def _usd(micros: int | None) -> Decimal | None:
     return None if micros is None else (Decimal(micros) / MICROS).quantize(SIX)
 
 
-def ledger_state(campaign_id: int, *, now: float) -> Any | None:
-    """The ledger's `state` of the campaign, None without a ledger or when it cannot be reached."""
-    if not settings.HELIOS_NOTICE_LEDGER:
-        return None
+def ledger_states(campaign_ids: Sequence[int], *, now: float) -> dict[int, Any]:
+    """The ledger's `state` of each campaign, read over one ledger connection; {} without a ledger
+    or when it cannot be reached."""
+    if not settings.HELIOS_NOTICE_LEDGER or not campaign_ids:
+        return {}
     factory = import_path(settings.HELIOS_NOTICE_LEDGER)
 
-    async def read() -> Any:
+    async def read() -> dict[int, Any]:
         ledger = factory()
         try:
-            return await ledger.state(campaign_id, now=now) if hasattr(ledger, "state") else None
+            if not hasattr(ledger, "state"):
+                return {}
+            return {campaign_id: await ledger.state(campaign_id, now=now) for campaign_id in campaign_ids}
         finally:
             close = getattr(ledger, "close", None)
             if close is not None:
@@ -59,12 +63,22 @@ def ledger_state(campaign_id: int, *, now: float) -> Any | None:
     try:
         return asyncio.run(read())
     except Exception as exc:  # noqa: BLE001 - a ledger that is down leaves its figures null, not a 500
-        logger.warning("ledger unreachable for campaign %s stats: %s", campaign_id, exc)
-        return None
+        logger.warning("ledger unreachable for the stats of campaigns %s: %s", list(campaign_ids), exc)
+        return {}
+
+
+def campaigns_stats(campaigns: Sequence[Campaign], *, now: float) -> list[dict[str, Any]]:
+    """Each campaign's stats (one ledger connection for all of them: the dashboard's panel)."""
+    states = ledger_states([campaign.pk for campaign in campaigns], now=now)
+    return [_stats(campaign, states.get(campaign.pk), now=now) for campaign in campaigns]
 
 
 def campaign_stats(campaign: Campaign, *, now: float) -> dict[str, Any]:
-    state, day = ledger_state(campaign.pk, now=now), ledger_settings()
+    return campaigns_stats([campaign], now=now)[0]
+
+
+def _stats(campaign: Campaign, state: Any | None, *, now: float) -> dict[str, Any]:
+    day = ledger_settings()
     started = state.day_started_at if state is not None else day_started_at(day_of(now, day), day)
     day_start = datetime.fromtimestamp(started, UTC)
     rows = AuctionOutcome.objects.filter(source=RTB_SOURCE, campaign_id=campaign.pk, timestamp__gte=day_start)

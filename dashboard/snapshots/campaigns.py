@@ -2,9 +2,9 @@
 spend and reservations against the budget, the pacing line and the actual spend over the ledger's
 day, wins, win rate, average clearing CPM and late bills.
 
-The figures are `outcomes.campaign_stats.campaign_stats` (the `GET /api/campaigns/{id}/stats/`
-body): one ledger state read and one aggregate per campaign, at most CAMPAIGNS_MAX campaigns, once
-per published snapshot. The publisher keeps the actual spend it saw (at most PACING_POINTS samples a
+The figures are `outcomes.campaign_stats.campaigns_stats` (each the `GET /api/campaigns/{id}/stats/`
+body): one ledger connection, and one ledger state read and one aggregate per campaign, at most
+CAMPAIGNS_MAX campaigns, once per published snapshot. The publisher keeps the actual spend it saw (at most PACING_POINTS samples a
 campaign, those of the ledger's current day); the initial snapshot has only the present one.
 """
 
@@ -21,7 +21,7 @@ from django.db import DatabaseError
 from campaigns.models import Campaign, Status
 from campaigns.selectors import campaign_list
 from dashboard.snapshots.shape import CAMPAIGNS_MAX, PACING_POINTS, CampaignPacing, PacingPoint
-from outcomes.campaign_stats import campaign_stats
+from outcomes.campaign_stats import campaigns_stats
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class CampaignPanels:
         self,
         *,
         campaigns: Callable[[], list[Campaign]] = budgeted_campaigns,
-        stats: Callable[..., dict[str, Any]] = campaign_stats,
+        stats: Callable[..., list[dict[str, Any]]] = campaigns_stats,
         keep_history: bool = True,
     ) -> None:
         self.campaigns = campaigns
@@ -80,7 +80,7 @@ class CampaignPanels:
     def __call__(self, now: float | None = None) -> list[CampaignPacing] | None:
         now = time.time() if now is None else now
         try:
-            bodies = [self.stats(campaign, now=now) for campaign in self.campaigns()]
+            bodies = self.stats(self.campaigns(), now=now)
         except DatabaseError as exc:  # the panel stays as the page last saw it until the database answers
             logger.warning("dashboard: campaign figures unavailable: %s", exc)
             return None

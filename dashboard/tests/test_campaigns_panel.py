@@ -143,7 +143,7 @@ def test_live_and_initial_snapshots_carry_the_panel(ledger_prefix) -> None:
 
 
 def test_the_panel_is_left_out_when_the_figures_cannot_be_read() -> None:
-    def broken(campaign: Campaign, *, now: float) -> dict[str, Any]:
+    def broken(campaigns: list[Campaign], *, now: float) -> list[dict[str, Any]]:
         raise RuntimeError("no")
 
     publisher = SnapshotPublisher(send=lambda _: None, heartbeat_s=1.0, source="t:1",
