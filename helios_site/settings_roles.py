@@ -79,6 +79,8 @@ HELIOS_PROFILE_LOOKUP = env.str("HELIOS_PROFILE_LOOKUP", default="")
 # Outcomes (SPEC §7)
 HELIOS_OUTCOMES_BATCH_SIZE = env.int("HELIOS_OUTCOMES_BATCH_SIZE", default=1000)
 HELIOS_OUTCOMES_BATCH_TIME_S = env.float("HELIOS_OUTCOMES_BATCH_TIME_S", default=0.01)
+# Batches the outcomes role writes at once, each in its own transaction (SQLite: always 1).
+HELIOS_OUTCOMES_WRITERS = env.int("HELIOS_OUTCOMES_WRITERS", default=2)
 # Started by the outcomes role: dotted paths of zero-argument functions, each subscribing to the
 # stored batches (outcomes.services.outcome_batch_listener_add) and returning its stop function.
 HELIOS_OUTCOME_LISTENERS = ["dashboard.snapshots.start_publisher"]

@@ -1,7 +1,7 @@
 """The outcomes role: auction_outcomes -> database (SPEC §7).
 
-    decode (undecodable -> DLQ) -> row (unstorable -> DLQ) -> batch -> write (one transaction)
-    -> commit offsets
+    decode (undecodable -> DLQ) -> row (unstorable -> DLQ) -> batch -> write (one transaction per
+    batch; HELIOS_OUTCOMES_WRITERS batches at once, each in its own thread) -> commit offsets in order
 
 Each message becomes its row once. Offsets move only after the batch's transaction committed; a
 database that is down or busy does not crash the role (`WriteBatches` keeps the batch and retries
@@ -19,7 +19,7 @@ from arroyo.processing.strategies import CommitOffsets
 from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
 from arroyo.types import Commit, Partition
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, close_old_connections, reset_queries
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, reset_queries
 from django.utils.module_loading import import_string
 
 from outcomes.metrics import BATCH_DURATION, WRITE_RETRIES
@@ -30,7 +30,8 @@ from pipeline.adaptive import AdaptiveBatchStep
 from pipeline.logs import log_requests
 from pipeline.messages import AuctionOutcomeMessage
 from pipeline.roles import RoleContext
-from pipeline.strategies import KeepDroppedOffsetsInOrder, WriteBatches, decode_step, map_step
+from pipeline.strategies import KeepDroppedOffsetsInOrder, decode_step
+from pipeline.writes import WriteBatches
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +49,27 @@ def process_outcome_batch(rows: Sequence[OutcomeRow]) -> int:
 
 
 class OutcomesStrategyFactory(ProcessingStrategyFactory[KafkaPayload]):
-    def __init__(self, *, max_batch_size: int, max_batch_time_s: float) -> None:
+    def __init__(self, *, max_batch_size: int, max_batch_time_s: float, writers: int = 1) -> None:
         self.max_batch_size = max_batch_size
         self.max_batch_time_s = max_batch_time_s
+        self.writers = writers
 
     def create_with_partitions(
         self, commit: Commit, partitions: Mapping[Partition, int]
     ) -> ProcessingStrategy[KafkaPayload]:
         chain: ProcessingStrategy[Any] = CommitOffsets(commit)
         chain = WriteBatches(
-            process_outcome_batch, chain, retryable=(OperationalError, InterfaceError), on_retry=WRITE_RETRIES.inc
+            process_outcome_batch,
+            chain,
+            retryable=(OperationalError, InterfaceError),
+            on_retry=WRITE_RETRIES.inc,
+            writers=self.writers,
         )
         chain = AdaptiveBatchStep(self.max_batch_size, self.max_batch_time_s, chain)
         chain = KeepDroppedOffsetsInOrder(chain)
-        chain = map_step(outcome_row, (InvalidOutcome,), chain)
-        return decode_step(AuctionOutcomeMessage, topics.AUCTION_OUTCOMES, chain)
+        return decode_step(
+            AuctionOutcomeMessage, topics.AUCTION_OUTCOMES, chain, then=outcome_row, invalid=(InvalidOutcome,)
+        )
 
 
 def outcomes_factory(ctx: RoleContext) -> OutcomesStrategyFactory:
@@ -70,6 +77,10 @@ def outcomes_factory(ctx: RoleContext) -> OutcomesStrategyFactory:
     # Each subscribes to the stored batches and returns its stop (by default the dashboard's publisher).
     for path in settings.HELIOS_OUTCOME_LISTENERS:
         ctx.closers.append(import_string(path)())
+    # SQLite takes one writer at a time: a second one would only wait for the database's lock.
+    writers = settings.HELIOS_OUTCOMES_WRITERS if connection.vendor != "sqlite" else 1
     return OutcomesStrategyFactory(
-        max_batch_size=settings.HELIOS_OUTCOMES_BATCH_SIZE, max_batch_time_s=settings.HELIOS_OUTCOMES_BATCH_TIME_S
+        max_batch_size=settings.HELIOS_OUTCOMES_BATCH_SIZE,
+        max_batch_time_s=settings.HELIOS_OUTCOMES_BATCH_TIME_S,
+        writers=writers,
     )

@@ -9,6 +9,7 @@ everything after (the insert, the rollups, the batch listeners) works on rows.
 import math
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 import msgspec
 
@@ -106,13 +107,21 @@ ROW_FIELDS: tuple[str, ...] = OutcomeRow.__struct_fields__
 
 def to_money(value: float, field: str) -> Decimal:
     """A message's float as Decimal with 4 places (the shortest repr, so 0.35 stays 0.35)."""
-    try:
-        amount = Decimal(repr(value)).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
-    except InvalidOperation as exc:
-        raise InvalidOutcome(f"{field}: {value!r} is not a finite amount") from exc
+    amount = _quantized(value)
+    if amount is None:
+        raise InvalidOutcome(f"{field}: {value!r} is not a finite amount")
     if not amount.is_finite() or amount < 0 or amount > MONEY_MAX:
         raise InvalidOutcome(f"{field}: {value!r} is out of range")
     return amount
+
+
+@lru_cache(maxsize=65_536)
+def _quantized(value: float) -> Decimal | None:
+    """Prices repeat (floors, the auction's few clearing prices): each is converted once."""
+    try:
+        return Decimal(repr(value)).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        return None
 
 
 def to_time(text: str, field: str) -> datetime:

@@ -17,7 +17,8 @@ from prometheus_client import Counter
 
 from pipeline.adaptive import AdaptiveBatchStep
 from pipeline.messages import decode
-from pipeline.strategies import KeepDroppedOffsetsInOrder, WriteBatches, decode_step
+from pipeline.strategies import KeepDroppedOffsetsInOrder, decode_step
+from pipeline.writes import WriteBatches
 
 SKIPPED = Counter(
     "helios_messages_skipped_total",

@@ -7,11 +7,10 @@ each step finished with its message: for transform roles after the broker acknow
 
 Transform roles use `TransformFactory` (decode -> batch -> transform -> produce -> commit); sinks
 chain `decode_step`, `map_step` (message -> row, DLQ for the unstorable), `AdaptiveBatchStep` and
-`WriteBatches` (write with retries) before `CommitOffsets`.
+`pipeline.writes.WriteBatches` (write with retries) before `CommitOffsets`.
 """
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -22,13 +21,11 @@ from arroyo.backends.kafka import KafkaPayload
 from arroyo.dlq import InvalidMessage, KafkaDlqProducer
 from arroyo.processing.strategies import (
     CommitOffsets,
-    MessageRejected,
     Produce,
     RunTask,
     Unfold,
 )
 from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
-from arroyo.processing.strategies.batching import ValuesBatch
 from arroyo.types import BrokerValue, Commit, FilteredPayload, Message, Partition, Topic, Value
 from django.conf import settings
 from prometheus_client import Counter
@@ -39,12 +36,6 @@ from pipeline.messages import decode, encode
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=msgspec.Struct)
-
-RETRY_INITIAL_S = 0.1
-RETRY_MAX_S = 5.0
-# While a batch waits for its retry, further batches are refused this long before each refusal,
-# so that a caller looping on MessageRejected (arroyo's join) does not spin a CPU.
-REJECT_PAUSE_S = 0.01
 
 DLQ_MESSAGES = Counter("helios_dlq_messages_total", "Messages sent to a dead-letter topic", ["topic"])
 MESSAGES_DECODED = Counter("helios_messages_consumed_total", "Messages decoded by a role", ["topic"])
@@ -97,19 +88,30 @@ def map_step(
     return RunTask(_map, next_step)
 
 
-def decode_step(kind: type[T], topic: str, next_step: ProcessingStrategy[Any]) -> ProcessingStrategy[KafkaPayload]:
-    """Decode each Kafka message into `kind`; undecodable ones go to the DLQ with the reason."""
+def decode_step(
+    kind: type[T],
+    topic: str,
+    next_step: ProcessingStrategy[Any],
+    *,
+    then: Callable[[T], Any] | None = None,
+    invalid: tuple[type[Exception], ...] = (),
+) -> ProcessingStrategy[KafkaPayload]:
+    """Decode each Kafka message into `kind`; undecodable ones go to the DLQ with the reason. With
+    `then`, each decoded message is replaced by `then(decoded)` in the same step (one step per
+    message less), and a message it refuses (raises one of `invalid`) goes to the DLQ too."""
 
     counter = MESSAGES_DECODED.labels(topic)
 
-    def _decode(payload: KafkaPayload) -> T:
+    def _decode(payload: KafkaPayload) -> Any:
         decoded = decode(payload.value, kind)
         counter.inc()
-        return decoded
+        return decoded if then is None else then(decoded)
 
     # RecursionError: JSON nested deeper than msgspec recurses, a poison message like any other.
     return map_step(
-        _decode, (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError), next_step
+        _decode,
+        (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError, *invalid),
+        next_step,
     )
 
 
@@ -145,95 +147,6 @@ class KeepDroppedOffsetsInOrder(ProcessingStrategy[Any]):
 
     def join(self, timeout: float | None = None) -> None:
         self.next_step.join(timeout)
-
-
-class WriteBatches(ProcessingStrategy[Any]):
-    """Writes each batch (the step after `AdaptiveBatchStep`), then passes its offsets on; on a `retryable`
-    error keeps the batch and retries it with back-off. `None` entries (DLQ'd offsets, see
-    `KeepDroppedOffsetsInOrder`) are not written, only committed with their batch.
-
-    `write` runs synchronously. While a batch waits for its retry, `submit` raises
-    MessageRejected, so arroyo pauses the consumer (the group membership stays alive) and keeps
-    calling `poll`, which retries once the back-off has passed. Nothing after this step sees the
-    batch until its write succeeded, so a sink's offsets move only after its commit.
-    """
-
-    def __init__(
-        self,
-        write: Callable[[Sequence[Any]], object],
-        next_step: ProcessingStrategy[Any],
-        *,
-        retryable: tuple[type[Exception], ...],
-        on_retry: Callable[[], object] = lambda: None,
-        retry_initial_s: float = RETRY_INITIAL_S,
-        retry_max_s: float = RETRY_MAX_S,
-    ) -> None:
-        self.write = write
-        self.next_step = next_step
-        self.retryable = retryable
-        self.on_retry = on_retry
-        self.retry_initial_s = retry_initial_s
-        self.retry_max_s = retry_max_s
-        self._pending: Message[ValuesBatch[Any]] | None = None
-        self._retry_at = 0.0
-        self._delay_s = retry_initial_s
-
-    def submit(self, message: Message[Any]) -> None:
-        if self._pending is not None:
-            self._retry_if_due()
-            if self._pending is not None:
-                time.sleep(REJECT_PAUSE_S)
-                raise MessageRejected()
-        if isinstance(message.payload, FilteredPayload):
-            self.next_step.submit(message)
-            return
-        self._pending = message
-        self._attempt()
-
-    def poll(self) -> None:
-        self._retry_if_due()
-        self.next_step.poll()
-
-    def _retry_if_due(self) -> None:
-        if self._pending is not None and time.monotonic() >= self._retry_at:
-            self._attempt()
-
-    def _attempt(self) -> None:
-        assert self._pending is not None
-        values = [value.payload for value in self._pending.payload if value.payload is not None]
-        try:
-            if values:
-                self.write(values)
-        except self.retryable as exc:
-            self.on_retry()
-            logger.warning("error writing a batch of %d, retrying in %.1f s: %s", len(values), self._delay_s, exc)
-            self._retry_at = time.monotonic() + self._delay_s
-            self._delay_s = min(self._delay_s * 2, self.retry_max_s)
-            return
-        done, self._pending = self._pending, None
-        self._delay_s = self.retry_initial_s
-        self.next_step.submit(Message(done.value.replace(len(values))))
-
-    def close(self) -> None:
-        pass
-
-    def terminate(self) -> None:
-        self.next_step.terminate()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Retries a waiting batch until `timeout`, then abandons it (uncommitted: it is consumed
-        again after a restart) and joins the next step, which commits what was written."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._pending is not None and (deadline is None or self._retry_at < deadline):
-            time.sleep(max(self._retry_at - time.monotonic(), 0))
-            self._attempt()
-        if self._pending is not None:
-            logger.warning(
-                "shutting down with a batch of %d not written; it will be consumed again", len(self._pending.payload)
-            )
-            self._pending = None
-        self.next_step.close()
-        self.next_step.join(None if deadline is None else max(deadline - time.monotonic(), 0))
 
 
 class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):

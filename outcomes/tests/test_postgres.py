@@ -71,15 +71,19 @@ def test_role_rides_out_a_database_outage(role: BuiltRole, transport: LocalTrans
     step_until(role, lambda: committed(transport, "outcomes") == 4)
     retries_before = REGISTRY.get_sample_value("helios_outcomes_write_retries_total") or 0.0
 
-    # The role runs in this thread: `connection` is its connection.
-    backend_pid = connection.connection.get_backend_pid()
+    # The role writes from its writer threads: every connection to the test database but the
+    # killer's is terminated (this thread's too, reopened below).
     killer = connections.create_connection("default")
     killer.ensure_connection()
-    port = connection.settings_dict["PORT"]  # (a dict both connections share)
+    port = connection.settings_dict["PORT"]  # (a dict every thread's connection shares)
     connection.settings_dict["PORT"] = "1"  # reconnects are refused: the database is "down"
     try:
         with killer.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+            cursor.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchone()[0] >= 1
         killer.close()
         for m in second:
             produce(transport, AUCTION_OUTCOMES, encode(m))
@@ -87,6 +91,7 @@ def test_role_rides_out_a_database_outage(role: BuiltRole, transport: LocalTrans
         assert committed(transport, "outcomes") == 4
     finally:
         connection.settings_dict["PORT"] = port
+    connection.close()
 
     step_until(role, lambda: committed(transport, "outcomes") == 8)
     assert AuctionOutcome.objects.count() == 8
