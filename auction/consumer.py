@@ -3,6 +3,7 @@
 An RTB bid (`source` "rtb") was auctioned by the exchange: it gets no simulated auction here, only
 its outcome pending the exchange's notices (auction/rules.py, `exchange_pending`)."""
 
+import collections
 import logging
 from collections.abc import Sequence
 
@@ -38,7 +39,6 @@ def process_bid_response(response: BidResponse, rules: AuctionSettings) -> Aucti
         result = run_auction(
             bid_price=response.bid_price, bid_request_id=response.bid_request_id, imp_id=response.imp_id, settings=rules
         )
-    AUCTIONS.labels("won" if result.win_status else result.loss_reason or "pending").inc()
     return AuctionOutcomeMessage(
         **msgspec.structs.asdict(response),
         win_status=result.win_status,
@@ -54,7 +54,12 @@ def auction_factory(ctx: RoleContext) -> TransformFactory:
 
     def transform(batch: Sequence[BidResponse]) -> list[KafkaPayload]:
         log_requests(logger, "auction run", (r.bid_request_id for r in batch))
-        return [payload(process_bid_response(r, rules), r.bid_request_id) for r in batch]
+        outcomes = [process_bid_response(r, rules) for r in batch]
+        # Counted per batch: a labelled counter's lookup per message was ~5 % of the role's time.
+        results = collections.Counter("won" if o.win_status else o.loss_reason or "pending" for o in outcomes)
+        for result, count in results.items():
+            AUCTIONS.labels(result).inc(count)
+        return [payload(o, o.bid_request_id) for o in outcomes]
 
     return TransformFactory(
         kind=BidResponse,

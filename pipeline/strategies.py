@@ -21,9 +21,7 @@ from arroyo.backends.kafka import KafkaPayload
 from arroyo.dlq import InvalidMessage, KafkaDlqProducer
 from arroyo.processing.strategies import (
     CommitOffsets,
-    Produce,
     RunTask,
-    Unfold,
 )
 from arroyo.processing.strategies.abstract import ProcessingStrategy, ProcessingStrategyFactory
 from arroyo.types import BrokerValue, Commit, FilteredPayload, Message, Partition, Topic, Value
@@ -32,6 +30,7 @@ from prometheus_client import Counter
 
 from pipeline.adaptive import AdaptiveBatchStep
 from pipeline.messages import decode, encode
+from pipeline.produce import ProduceBatches
 
 logger = logging.getLogger(__name__)
 
@@ -176,20 +175,11 @@ class TransformFactory(ProcessingStrategyFactory[KafkaPayload]):
         self.max_batch_size = max_batch_size or settings.HELIOS_BATCH_SIZE
         self.max_batch_time_s = max_batch_time_s or settings.HELIOS_BATCH_TIME_S
 
-    def _run_batch(self, batch: Sequence[Any]) -> Sequence[Value[KafkaPayload | FilteredPayload]]:
-        outputs = self.transform([v.payload for v in batch if v.payload is not None])
-        if not outputs:
-            # Nothing to produce (every message skipped): a filtered marker still carries the
-            # batch's offsets to the commit step, which Unfold would otherwise drop with the batch.
-            return [Value(FilteredPayload(), {})]
-        return [Value(out, {}) for out in outputs]
-
     def create_with_partitions(
         self, commit: Commit, partitions: Mapping[Partition, int]
     ) -> ProcessingStrategy[KafkaPayload]:
         chain: ProcessingStrategy[Any] = CommitOffsets(commit)
-        chain = Produce(self.producer, self.output_topic, chain)
-        chain = Unfold(self._run_batch, chain)
+        chain = ProduceBatches(self.transform, self.producer, self.output_topic, chain)
         chain = AdaptiveBatchStep(self.max_batch_size, self.max_batch_time_s, chain)
         chain = KeepDroppedOffsetsInOrder(chain)
         return decode_step(self.kind, self.input_topic, chain)

@@ -32,6 +32,7 @@ from prometheus_client import Gauge
 
 from pipeline import topics
 from pipeline.adaptive import batching
+from pipeline.produce import KafkaOutputProducer
 
 # The stream processor polls with a 1 s timeout; when a batch is waiting for its time limit that
 # second would become latency, so polls are capped to this. While a batch is open and messages
@@ -136,15 +137,12 @@ class KafkaTransport:
         return _ShortPollKafkaConsumer(config)
 
     def producer(self, *, dlq: bool = False) -> Producer[KafkaPayload]:
-        """A role's output producer, or with `dlq=True` its dead-letter producer.
-
-        Output producers hand arroyo's `Produce` step Condition-free futures (`use_simple_futures`):
-        building a `concurrent.futures.Future` per message was ~18 % of the bidder's CPU, and
-        dropping it took the bidder from ~6,800 to ~9,600 messages/s (bench/roles.py, 3 interleaved
-        pairs). `Produce` only calls `result()` once `done()`; arroyo's DLQ buffer, however, calls
-        `result()` on commit while a dead letter may still be in flight, and a simple future polls
-        that every 100 ms, so the DLQ producer keeps the standard futures."""
-        return KafkaProducer(producer_config(), use_simple_futures=not dlq)
+        """A role's output producer (`pipeline.produce.KafkaOutputProducer`: a batch at a time,
+        no future per message), or with `dlq=True` its dead-letter producer (arroyo's, with the
+        standard futures its DLQ buffer waits on)."""
+        if dlq:
+            return KafkaProducer(producer_config())
+        return KafkaOutputProducer(producer_config())
 
 
 class _Log:

@@ -1,7 +1,7 @@
 """`WriteBatches`: a sink's write step, with retries, and with several batches written at once.
 
-Each batch is written by one of `writers` threads (with 1, in the stream processor's own thread, as
-it comes); the batches' offsets go on to the next step (the commit) in the order the batches came,
+Each batch is written by one of `writers` threads (with 1, or when it is small and nothing else is in
+flight, in the stream processor's own thread, as it comes); the batches' offsets go on to the next step (the commit) in the order the batches came,
 each only once its write returned, so a sink's offsets never move past a batch not yet written.
 With several writers the next batches are decoded and written while one is in the database: the
 outcomes role on PostgreSQL stores about 1.5x the rows per second of one writer (docs/benchmarks.md).
@@ -26,6 +26,10 @@ RETRY_MAX_S = 5.0
 # waiting at most this long for room, so that a caller looping on MessageRejected (arroyo's join)
 # does not spin a CPU.
 REJECT_PAUSE_S = 0.01
+# A batch smaller than this, with none before it in flight, is written in the stream processor's
+# thread: at low rates the hand-over to a writer thread cost more than it saved (outcomes role at
+# 100 bids/s: 0.8 -> 1.1 CPU ms per bid, bench/e2e.py).
+INLINE_BELOW = 100
 
 
 class _Batch:
@@ -98,7 +102,7 @@ class WriteBatches(ProcessingStrategy[Any]):
         batch.retry_at = None
         if not batch.values:
             return
-        if self._pool is not None:
+        if self._pool is not None and (len(batch.values) >= INLINE_BELOW or self._batches[0] is not batch):
             batch.future = self._pool.submit(self.write, batch.values)
             return
         batch.future = Future()
