@@ -61,7 +61,16 @@ def test_the_page_shows_the_anchor_ratio_and_the_cpu_per_bid(tmp_path, monkeypat
         "setup": {"roles": "roles", "generator": "loadgen", "seconds_per_step": 30, "partitions": 3},
         "max_sustained_rate_per_s": 1000,
         "p50_ms_at_1000": 20.0,
-        "met": {"rate": False, "p50_at_1000": False},
+        "p50_ms_at_100": 7.5,
+        "p99_ms_at_100": 60.0,
+        "targets": {
+            "sustained_rate_per_s": 2000,
+            "p99_ms": 100.0,
+            "p50_ms_at_1000": 25.0,
+            "p50_ms_at_100": 10.0,
+            "p99_ms_at_100": 50.0,
+        },
+        "met": {"rate": False, "p50_at_1000": True, "at_100": False},
         "steps": [step],
     }
     (tmp_path / "intake.json").write_text(json.dumps(intake))
@@ -74,6 +83,15 @@ def test_the_page_shows_the_anchor_ratio_and_the_cpu_per_bid(tmp_path, monkeypat
     assert "| Intake vs the Go anchor (same run, alternated): Helios accepted/s ÷ Go accepted/s | 0.75x" in page
     assert "| Go anchor (mean of its runs) | 16,000 |" in page
     assert "| End to end: whole-machine CPU per bid at 1,000 bids/s | 1.80 ms | ≤ 0.8 ms | **not met** |" in page
+    assert (
+        "| End to end: highest sustained bids/s with p99 received→stored ≤ 100 ms | 1,000 | ≥ 2,000 | **not met** |"
+        in page
+    )
+    assert "| End to end: p50 received→stored at 1,000 bids/s | 20.0 ms | ≤ 25 ms | **met** |" in page
+    assert (
+        "| End to end: p50 / p99 received→stored at 100 bids/s | 7.5 ms / 60.0 ms | ≤ 10 ms / ≤ 50 ms | **not met** |"
+        in page
+    )
     assert "| 1,000 | 1,000 | 0.200 | — | — | — | — | 1.100 | — | 0.400 | 0.100 | 1.800 |" in page
 
 
