@@ -1,8 +1,8 @@
 """Building blocks for role strategies on arroyo.
 
 Every consumer role is a chain that ends in `CommitOffsets`, so an offset is committed only after
-each step finished with its message: for transform roles after the broker acknowledged the output
-(`Produce`), for sinks after the database commit. A message that cannot be decoded raises
+each step finished with its message: for transform roles after the broker acknowledged every
+output of the batch (`pipeline.produce.ProduceBatches`), for sinks after the database commit. A message that cannot be decoded raises
 `InvalidMessage` before any batching, which the stream processor routes to the topic's DLQ.
 
 Transform roles use `TransformFactory` (decode -> batch -> transform -> produce -> commit); sinks

@@ -236,6 +236,11 @@ def test_the_kafka_output_producer_delivers_a_batch(settings: Any) -> None:
     try:
         step.submit(batch(0, 100))
         poll_until(step, lambda: commits.offsets == [100], timeout_s=30)
+        # arroyo's one-message interface too: the future holds where the message went.
+        one = producer.produce(Partition(Topic(name), 2), KafkaPayload(b"k", b"one", [("h", b"v")]))
+        delivered = one.result(timeout=30)
+        assert (delivered.partition.index, delivered.payload.value) == (2, b"one")
+        assert delivered.offset >= 0
     finally:
         producer.close()
         admin_client().delete_topics([name])
