@@ -32,7 +32,7 @@ from confluent_kafka import Producer as ConfluentProducer
 
 # Batches whose outputs may be in flight at once before the step refuses the next one.
 MAX_PENDING_BATCHES = 50
-# How long a refused batch first waits for the oldest to be acknowledged.
+# How long a batch waits for room before it is refused.
 REJECT_PAUSE_S = 0.01
 # How long the delivery thread blocks in librdkafka's poll (it returns as soon as a report arrives).
 DELIVERY_POLL_S = 0.1
@@ -47,21 +47,16 @@ class Delivery(Protocol):
 class _Counted:
     """The delivery of one batch on Kafka: counts its delivery reports (served by one thread)."""
 
-    __slots__ = ("event", "failure", "left")
+    __slots__ = ("failure", "left")
 
     def __init__(self, count: int) -> None:
         self.left = count
         self.failure: BaseException | None = None
-        self.event = threading.Event()
-        if count == 0:
-            self.event.set()
 
     def __call__(self, err: KafkaError | None, msg: ConfluentMessage) -> None:
         if err is not None and self.failure is None:
             self.failure = KafkaException(err)
         self.left -= 1
-        if self.left == 0:
-            self.event.set()
 
     def done(self) -> bool:
         return self.left == 0
@@ -127,14 +122,14 @@ class KafkaOutputProducer(Producer[KafkaPayload]):
             where = Partition(topic, msg.partition() or 0)
             future.set_result(BrokerValue(payload, where, msg.offset() or 0, datetime.now(UTC)))
 
-        if isinstance(destination, Partition):
-            self._producer.produce(
-                topic.name, payload.value, payload.key, destination.index, delivered, headers=_headers(payload)
-            )
-        else:
-            self._producer.produce(
-                topic.name, value=payload.value, key=payload.key, headers=_headers(payload), on_delivery=delivered
-            )
+        self._producer.produce(
+            topic.name,
+            value=payload.value,
+            key=payload.key,
+            partition=destination.index if isinstance(destination, Partition) else -1,  # -1: the partitioner's
+            headers=_headers(payload),
+            on_delivery=delivered,
+        )
         return future
 
     def close(self) -> Future[None]:
@@ -182,11 +177,7 @@ class ProduceBatches(ProcessingStrategy[Any]):
     def submit(self, message: Message[Any]) -> None:
         self._forward()
         if len(self._pending) >= self.max_pending:
-            head = self._pending[0][1]
-            if isinstance(head, _Counted):
-                head.event.wait(REJECT_PAUSE_S)
-            else:
-                time.sleep(REJECT_PAUSE_S)
+            time.sleep(REJECT_PAUSE_S)
             self._forward()
             if len(self._pending) >= self.max_pending:
                 raise MessageRejected()

@@ -81,9 +81,9 @@ class WriteBatches(ProcessingStrategy[Any]):
 
     def submit(self, message: Message[Any]) -> None:
         self._forward_written()
-        if self._batches and (len(self._batches) >= self.writers or self._batches[0].retry_at is not None):
+        if self._full():
             self._wait_for_room()
-            if self._batches and (len(self._batches) >= self.writers or self._batches[0].retry_at is not None):
+            if self._full():
                 raise MessageRejected()
         if isinstance(message.payload, FilteredPayload) and not self._batches:
             self.next_step.submit(message)
@@ -97,6 +97,10 @@ class WriteBatches(ProcessingStrategy[Any]):
     def poll(self) -> None:
         self._forward_written()
         self.next_step.poll()
+
+    def _full(self) -> bool:
+        """Every writer is busy, or the oldest batch waits for its retry."""
+        return bool(self._batches) and (len(self._batches) >= self.writers or self._batches[0].retry_at is not None)
 
     def _start(self, batch: _Batch) -> None:
         batch.retry_at = None
